@@ -1,0 +1,62 @@
+# Every target a user or CI needs. `make setup` is idempotent and installs
+# everything on a fresh Debian machine (run as root, or with sudo available).
+
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+MPY     := $(VENV)/bin/micropython
+SHARED  ?= ../shared
+BOARD   ?= sim
+APT_PACKAGES := python3-venv libasound2-dev alsa-utils libasound2-plugins \
+                kamailio kamailio-tls-modules sip-tester tshark openssl
+
+.PHONY: setup apt venv check test unit unit-mpy integration system sim image bench clean
+
+setup: apt venv
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	else echo "Debian packages present"; fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements/dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements/dev.txt
+	touch $@
+
+check: venv
+	$(PY) tools/layercheck firmware
+	$(PY) tools/mpycompile firmware
+	$(VENV)/bin/ruff check firmware tools tests
+
+unit: venv
+	$(PY) -m pytest tests/unit tests/tools
+
+unit-mpy: venv
+	$(MPY) tests/mprun.py tests/unit
+
+integration: setup
+	$(PY) -m pytest tests/integration tests/system
+
+test: setup check unit unit-mpy integration
+
+sim: setup
+	@echo "make sim: the simulated phone is not there yet (see README, 'What works today')."
+	@exit 1
+
+image: venv
+	$(PY) tools/fwimage build --board boards/$(BOARD).json $(if $(KEY),--key $(KEY))
+
+bench: venv
+	$(PY) -m pip install -q -r requirements/bench.txt
+	$(PY) tools/bench
+
+clean:
+	rm -rf build dist

@@ -1,0 +1,1 @@
+"""app layer of the firmware (see DESIGN.md for its import rules)."""

@@ -1,0 +1,1 @@
+"""drivers layer of the firmware (see DESIGN.md for its import rules)."""

@@ -1,0 +1,1 @@
+"""hal layer of the firmware (see DESIGN.md for its import rules)."""

@@ -1,0 +1,1 @@
+"""runtime layer of the firmware (see DESIGN.md for its import rules)."""
