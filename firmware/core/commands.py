@@ -1,0 +1,136 @@
+"""Where the SIP core sends messages, and what it tells the transport.
+
+Rule: the core never opens a socket or picks a connection. It names a
+*target* and the runtime makes it real:
+
+- ``PROXY``: the connection to the outbound proxy, whatever the runtime makes
+  of it (one persistent TLS connection, one per transaction, or datagrams);
+- ``Datagram(host, port)``: a UDP datagram to that address;
+- ``Flow(flow_id)``: back on the connection a request came in on.
+
+Outputs are plain objects drained by the runtime: ``Send(target, message)``
+(the runtime calls ``message.serialize()``), and ``TransactionStarted`` /
+``TransactionEnded`` so the connection policy keeps a connection open only
+while some transaction uses it. Transport feedback goes the other way as
+calls on the user agent (``receive``, ``transport_error``).
+"""
+
+
+class _ProxyTarget:
+    """The outbound proxy connection (a singleton: compare with ``is``)."""
+
+    __slots__ = ()
+
+    def key(self):
+        return ("proxy",)
+
+    def __eq__(self, other):
+        return isinstance(other, _ProxyTarget)
+
+    def __hash__(self):
+        return hash(self.key())
+
+    def __repr__(self):
+        return "PROXY"
+
+
+PROXY = _ProxyTarget()
+
+
+class Datagram:
+    """A UDP datagram to ``host``:``port`` (IPv6 hosts with brackets)."""
+
+    __slots__ = ("host", "port")
+
+    def __init__(self, host, port):
+        self.host = host
+        self.port = port
+
+    def key(self):
+        return ("datagram", self.host, self.port)
+
+    def __eq__(self, other):
+        return isinstance(other, Datagram) and self.key() == other.key()
+
+    def __hash__(self):
+        return hash(self.key())
+
+    def __repr__(self):
+        return "Datagram(%s:%s)" % (self.host, self.port)
+
+
+class Flow:
+    """An existing connection, by the runtime's id for it."""
+
+    __slots__ = ("flow_id",)
+
+    def __init__(self, flow_id):
+        self.flow_id = flow_id
+
+    def key(self):
+        return ("flow", self.flow_id)
+
+    def __eq__(self, other):
+        return isinstance(other, Flow) and self.flow_id == other.flow_id
+
+    def __hash__(self):
+        return hash(self.key())
+
+    def __repr__(self):
+        return "Flow(%s)" % (self.flow_id,)
+
+
+def as_target(source):
+    """A target from what the runtime passes as a message's source: a target
+    object already, or a ``(host, port)`` pair meaning a datagram peer."""
+    if isinstance(source, tuple):
+        return Datagram(source[0], source[1])
+    return source
+
+
+def same_target(a, b):
+    return a is not None and b is not None and a.key() == b.key()
+
+
+class Send:
+    """Send ``message`` (a Request or Response) to ``target``."""
+
+    __slots__ = ("target", "message")
+
+    def __init__(self, target, message):
+        self.target = target
+        self.message = message
+
+    def __repr__(self):
+        msg = self.message
+        if msg.is_request:
+            what = msg.method
+        else:
+            what = "%d %s" % (msg.status, msg.cseq()[1])
+        return "Send(%r, %s)" % (self.target, what)
+
+
+class TransactionStarted:
+    """A transaction keyed ``key`` now uses ``target``."""
+
+    __slots__ = ("key", "target")
+
+    def __init__(self, key, target):
+        self.key = key
+        self.target = target
+
+    def __repr__(self):
+        return "TransactionStarted(%s, %r)" % (self.key, self.target)
+
+
+class TransactionEnded:
+    """The transaction keyed ``key`` no longer uses ``target``."""
+
+    __slots__ = ("key", "target")
+
+    def __init__(self, key, target):
+        self.key = key
+        self.target = target
+
+    def __repr__(self):
+        return "TransactionEnded(%s, %r)" % (self.key, self.target)

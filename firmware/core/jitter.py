@@ -1,0 +1,377 @@
+"""Adaptive jitter buffer for one incoming audio stream, with loss concealment.
+
+Rule: ``put(packet, now)`` hands in every audio packet as it arrives and
+``get(now)`` is called once per playout tick; it always returns exactly one
+frame of little-endian int16 PCM, assembled sample-exact from the buffered
+packets at the playout position (extended RTP timestamps, so wrap-around is
+invisible here). Whatever is missing is concealed: the last real frame is
+repeated with a linear fade to silence over ``fade_frames`` frames, then
+silence; a gap the sender left on purpose (the next packet follows in
+sequence) is silence.
+
+The delay is adapted, never by time-stretching, only by whole frames: the
+relative delay of each packet (arrival time minus media time) is tracked
+against the fastest recent packet; the target is the peak of that excess
+over the last seconds plus half a frame, bounded by ``min_delay`` and
+``max_delay``. When the delay at playout is more than a frame above target
+the buffer drops a frame, when it is below target it inserts one, either at
+once if the audio there is quiet or after the condition has persisted
+(``shrink_after``/``grow_after`` ticks), which also absorbs clock drift
+between the sender and the sound card. A new SSRC, or a timestamp that jumps
+by more than ``jump`` seconds against the arrival clock, restarts the buffer.
+
+Sequence numbers decide what counts as lost: a sequence number never
+received by the time playout passes it. Packets that arrive after their
+playout time are late (not lost), repeats are duplicates; ``skip(packet)``
+tells the buffer about packets of the stream that carry no audio
+(telephone-event, comfort noise) so their numbers are not counted as lost.
+"""
+
+from array import array
+
+_BLOCK_PACKETS = 25  # delay statistics are kept per block of packets (0.5 s at 20 ms)
+_BASE_BLOCKS = 8  # the fastest packet is looked for over this many blocks
+_PEAK_BLOCKS = 16  # the peak excess delay over this many
+_WARMUP_PACKETS = 50  # until then the target is at least initial_delay
+_SEEN_SLOTS = 256  # recent sequence numbers kept for duplicate and loss checks
+_MAX_ENTRIES = 64  # a packet beyond that many buffered pushes out the oldest
+_QUIET = 256  # |sample| below this everywhere in a frame counts as quiet
+
+
+class JitterStats:
+    """Counters of one jitter buffer (frames unless said otherwise)."""
+
+    __slots__ = ("received", "played", "lost", "late", "duplicates", "concealed", "dropped",
+                 "inserted", "resyncs", "overflows", "delay_ms", "target_ms")
+
+    def __init__(self):
+        self.received = 0  # audio packets handed to put()
+        self.played = 0  # frames that carried received audio
+        self.lost = 0  # sequence numbers passed by playout and never received
+        self.late = 0  # packets that came after their playout time
+        self.duplicates = 0
+        self.concealed = 0  # frames (partly) made up for missing audio
+        self.dropped = 0  # frames skipped to shrink the delay
+        self.inserted = 0  # frames added to grow the delay
+        self.resyncs = 0  # restarts on a new SSRC or a timestamp jump
+        self.overflows = 0  # packets pushed out of a full buffer
+        self.delay_ms = 0.0  # buffering delay of the fastest packets, at the last tick
+        self.target_ms = 0.0
+
+    def as_dict(self):
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __repr__(self):
+        return "JitterStats(%r)" % (self.as_dict(),)
+
+
+class JitterBuffer:
+    """Reorders, times and conceals one audio stream; see the module rule."""
+
+    __slots__ = ("decode", "frame", "rate", "min_delay", "max_delay", "initial_delay",
+                 "fade", "jump", "shrink_after", "grow_after", "stats", "_silence",
+                 "_entries", "_ssrc", "_ts_raw", "_ts_ext", "_seq_raw", "_seq_ext", "_seen",
+                 "_play", "_started", "_last_seq", "_first_seq", "_last_audio", "_last_output",
+                 "_conceal_pos", "_blocks", "_cur_min", "_cur_excess", "_block_count",
+                 "_base", "_peak", "_packets", "_target", "_above", "_below")
+
+    def __init__(self, decode, samples_per_frame=160, clock_rate=8000, min_delay=0.02,
+                 max_delay=0.2, initial_delay=0.06, fade_frames=2, jump=1.0,
+                 shrink_after=50, grow_after=10):
+        self.decode = decode
+        self.frame = samples_per_frame
+        self.rate = clock_rate
+        self.min_delay = min_delay * clock_rate
+        self.max_delay = max_delay * clock_rate
+        self.initial_delay = initial_delay * clock_rate
+        self.fade = fade_frames * samples_per_frame
+        self.jump = jump * clock_rate
+        self.shrink_after = shrink_after
+        self.grow_after = grow_after
+        self.stats = JitterStats()
+        self._silence = bytes(2 * samples_per_frame)
+        self._last_audio = self._silence
+        self._last_output = self._silence
+        self._ssrc = None
+        self._restart()
+
+    def _restart(self):
+        self._entries = []  # [extended timestamp, pcm, extended sequence, samples], by time
+        self._ts_raw = self._ts_ext = self._seq_raw = self._seq_ext = None
+        self._seen = [-1] * _SEEN_SLOTS
+        self._play = None  # extended timestamp of the next sample to play
+        self._started = False
+        self._last_seq = None  # extended sequence of the last packet played out
+        self._first_seq = None
+        self._conceal_pos = self.fade  # start of a loss before any audio: silence
+        self._blocks = []  # (fastest relative delay, peak excess) per finished block
+        self._cur_min = None
+        self._cur_excess = 0.0
+        self._block_count = 0
+        self._base = None
+        self._peak = 0.0
+        self._packets = 0
+        self._target = max(self.initial_delay, self.min_delay)
+        self._above = 0
+        self._below = 0
+        self.stats.target_ms = self._target * 1000.0 / self.rate
+
+    def reset(self):
+        """Forget the stream (a new call leg); counters are kept."""
+        self._ssrc = None
+        self._restart()
+
+    # --- input -------------------------------------------------------------
+
+    def _extend(self, packet):
+        """Extended (unwrapped) timestamp and sequence number of a packet."""
+        if self._ts_raw is None:
+            self._ts_raw = packet.timestamp
+            self._ts_ext = packet.timestamp
+            self._seq_raw = packet.sequence
+            self._seq_ext = packet.sequence + 0x10000  # room below for reordering
+        ts_delta = ((packet.timestamp - self._ts_raw + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        seq_delta = ((packet.sequence - self._seq_raw + 0x8000) & 0xFFFF) - 0x8000
+        ts = self._ts_ext + ts_delta
+        seq = self._seq_ext + seq_delta
+        if ts_delta > 0:
+            self._ts_raw = packet.timestamp
+            self._ts_ext = ts
+        if seq_delta > 0:
+            self._seq_raw = packet.sequence
+            self._seq_ext = seq
+        return ts, seq
+
+    def _resync(self):
+        self.stats.resyncs += 1
+        self._restart()
+
+    def _note_sequence(self, packet, now):
+        """Common entry checks; the extended (timestamp, sequence) or None to drop."""
+        if packet.ssrc != self._ssrc:
+            if self._ssrc is not None:
+                self._resync()
+            self._ssrc = packet.ssrc
+        ts, seq = self._extend(packet)
+        rel = now * self.rate - ts
+        if self._base is not None and (rel - self._base > self.jump
+                                       or self._base - rel > self.jump):
+            self._resync()
+            ts, seq = self._extend(packet)
+            rel = now * self.rate - ts
+        slot = seq % _SEEN_SLOTS
+        if self._seen[slot] == seq:
+            self.stats.duplicates += 1
+            return None
+        self._seen[slot] = seq
+        if self._last_seq is not None and self._first_seq < seq < self._last_seq:
+            # Playout already passed this number and counted it as lost.
+            self.stats.lost -= 1
+        return ts, seq, rel
+
+    def skip(self, packet, now):
+        """A packet of this stream without audio: only its number is recorded."""
+        self._note_sequence(packet, now)
+
+    def put(self, packet, now):
+        """Hand in one audio packet (``sequence``, ``timestamp``, ``ssrc``, ``payload``)."""
+        self.stats.received += 1
+        noted = self._note_sequence(packet, now)
+        if noted is None:
+            return
+        ts, seq, rel = noted
+        self._measure(rel)
+        pcm = self.decode(packet.payload)
+        samples = len(pcm) // 2
+        if samples == 0:
+            return
+        if self._play is None:
+            self._play = ts
+        elif ts + samples <= self._play:
+            if self._started:
+                self.stats.late += 1
+                return
+            self._play = ts  # reordered ahead of the first packet, before playout began
+        elif ts < self._play and not self._started:
+            self._play = ts
+        entries = self._entries
+        i = len(entries)
+        while i > 0 and entries[i - 1][0] > ts:
+            i -= 1
+        if i > 0 and entries[i - 1][0] == ts:
+            self.stats.duplicates += 1  # same media under another sequence number
+            return
+        entries.insert(i, [ts, pcm, seq, samples])
+        if len(entries) > _MAX_ENTRIES:
+            self.stats.overflows += 1
+            oldest = entries.pop(0)
+            self._account(oldest[2])
+            if self._play < entries[0][0]:
+                self._play = entries[0][0]
+
+    def _measure(self, rel):
+        """Update the fastest relative delay, the peak excess and the target."""
+        if self._cur_min is None or rel < self._cur_min:
+            self._cur_min = rel
+        base = self._cur_min
+        blocks = self._blocks
+        for block in blocks[-_BASE_BLOCKS:]:
+            if block[0] < base:
+                base = block[0]
+        self._base = base
+        excess = rel - base
+        if excess > self._cur_excess:
+            self._cur_excess = excess
+        peak = self._cur_excess
+        for block in blocks:
+            if block[1] > peak:
+                peak = block[1]
+        self._peak = peak
+        self._block_count += 1
+        self._packets += 1
+        if self._block_count >= _BLOCK_PACKETS:
+            blocks.append((self._cur_min, self._cur_excess))
+            if len(blocks) > _PEAK_BLOCKS:
+                blocks.pop(0)
+            self._cur_min = None
+            self._cur_excess = 0.0
+            self._block_count = 0
+        target = peak + self.frame / 2
+        if self._packets < _WARMUP_PACKETS and target < self.initial_delay:
+            target = self.initial_delay
+        if target < self.min_delay:
+            target = self.min_delay
+        if target > self.max_delay:
+            target = self.max_delay
+        self._target = target
+        self.stats.target_ms = target * 1000.0 / self.rate
+
+    # --- output ------------------------------------------------------------
+
+    def get(self, now):
+        """The next frame of PCM for the playout tick at ``now``."""
+        if self._play is None:
+            return self._silence
+        delay = now * self.rate - self._base - self._play
+        self.stats.delay_ms = delay * 1000.0 / self.rate
+        target = self._target
+        if not self._started:
+            if delay < target - self.frame / 2:
+                return self._silence
+            self._started = True
+        if delay > target + self.frame:
+            self._above += 1
+        else:
+            self._above = 0
+        if delay < target - self.frame / 2:
+            self._below += 1
+        else:
+            self._below = 0
+        if self._below and (self._below >= self.grow_after or _quiet(self._last_output)):
+            self._below = 0
+            self.stats.inserted += 1
+            return self._last_output
+        out = self._take()
+        if self._above and (self._above >= self.shrink_after or _quiet(out)):
+            self._above = 0
+            self.stats.dropped += 1
+            out = self._take()
+        self._last_output = out
+        return out
+
+    def _account(self, seq):
+        """A packet leaves the buffer: count the numbers skipped before it as lost."""
+        last = self._last_seq
+        if last is not None and seq > last + 1:
+            gap = seq - last - 1
+            if gap > _SEEN_SLOTS:
+                self.stats.lost += gap
+            else:
+                seen = self._seen
+                lost = 0
+                for s in range(last + 1, seq):
+                    if seen[s % _SEEN_SLOTS] != s:
+                        lost += 1
+                self.stats.lost += lost
+        if last is None:
+            self._first_seq = seq
+        if last is None or seq > last:
+            self._last_seq = seq
+
+    def _take(self):
+        """Assemble one frame at the playout position and move past it."""
+        entries = self._entries
+        start = self._play
+        end = start + self.frame
+        self._play = end
+        if entries:
+            first = entries[0]
+            if first[0] == start and first[3] == self.frame:
+                entries.pop(0)
+                self._account(first[2])
+                return self._real(first[1])
+        pieces = []
+        pos = start
+        concealed = False
+        real = False
+        while pos < end:
+            while entries and entries[0][0] + entries[0][3] <= pos:
+                self._account(entries.pop(0)[2])  # overlapped by what was played
+            if entries and entries[0][0] <= pos:
+                entry = entries[0]
+                offset = pos - entry[0]
+                take = entry[3] - offset
+                if take > end - pos:
+                    take = end - pos
+                pieces.append(entry[1][2 * offset:2 * (offset + take)])
+                pos += take
+                real = True
+                self._conceal_pos = 0
+                if offset + take == entry[3]:
+                    entries.pop(0)
+                    self._account(entry[2])
+                continue
+            gap_end = end
+            if entries and entries[0][0] < end:
+                gap_end = entries[0][0]
+            if entries and self._last_seq is not None and entries[0][2] == self._last_seq + 1:
+                pieces.append(bytes(2 * (gap_end - pos)))  # the sender paused: silence
+            else:
+                pieces.append(self._conceal(gap_end - pos))
+                concealed = True
+            pos = gap_end
+        frame = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        if concealed:
+            self.stats.concealed += 1
+        if real:
+            self.stats.played += 1
+            self._last_audio = frame
+        return frame
+
+    def _real(self, pcm):
+        self.stats.played += 1
+        self._conceal_pos = 0
+        self._last_audio = pcm
+        return pcm
+
+    def _conceal(self, count):
+        """``count`` samples repeating the last audio with a linear fade."""
+        fade = self.fade
+        pos = self._conceal_pos
+        self._conceal_pos = pos + count
+        if pos >= fade:
+            return bytes(2 * count)
+        source = array("h", self._last_audio)
+        period = len(source)
+        out = array("h", bytes(2 * count))
+        for k in range(count):
+            p = pos + k
+            if p >= fade:
+                break
+            out[k] = source[p % period] * (fade - p) // fade
+        return bytes(out)
+
+
+def _quiet(pcm):
+    samples = array("h", pcm)
+    return max(samples) < _QUIET and min(samples) > -_QUIET

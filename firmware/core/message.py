@@ -1,0 +1,865 @@
+"""SIP messages: parse bytes into Request/Response objects and serialise them back.
+
+Rule: parse_message() splits the start line and the header lines eagerly and
+keeps every header exactly as received (name as written, value unfolded and
+stripped), in order. Of the header values it reads only what it must to
+accept a message (Via, From, To, Call-ID, CSeq, Contact, Max-Forwards,
+Content-Length, Expires) and keeps those results for the accessors;
+everything else is parsed on demand by the caller. Whatever the bytes, it
+returns a message or raises MessageError, which names the response the
+stack should send. serialize() is deterministic and always writes
+Content-Length as the length of the body.
+
+Header text may hold any bytes. UTF-8 is decoded as such; each byte that
+is not part of valid UTF-8 becomes the private-use character U+F700+byte
+(U+F780..U+F7FF), and encoding maps those characters back, so any header
+survives parse and serialise byte for byte on CPython and MicroPython alike.
+"""
+
+from firmware.compat import const
+from firmware.core.errors import SipSyntaxError
+from firmware.core.headers import (
+    LIST_HEADERS,
+    header_key,
+    is_token,
+    parse_contacts,
+    parse_cseq,
+    parse_name_addr,
+    parse_uint,
+    parse_via,
+    parse_via_list,
+    split_list,
+)
+from firmware.core.uri import is_digits, parse_uri
+
+MAX_MESSAGE_SIZE = const(65535)
+MAX_HEADER_COUNT = const(256)
+MAX_HEADER_LINE = const(8192)
+MAX_UINT32 = const(0xFFFFFFFF)
+
+SIP_VERSION = "SIP/2.0"
+SUPPORTED_SCHEMES = ("sip", "sips", "tel")
+
+REASON_PHRASES = {
+    100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
+    183: "Session Progress", 199: "Early Dialog Terminated",
+    200: "OK", 202: "Accepted", 204: "No Notification",
+    300: "Multiple Choices", 301: "Moved Permanently", 302: "Moved Temporarily",
+    305: "Use Proxy", 380: "Alternative Service",
+    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+    407: "Proxy Authentication Required", 408: "Request Timeout", 410: "Gone",
+    412: "Conditional Request Failed", 413: "Request Entity Too Large",
+    414: "Request-URI Too Long", 415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme", 417: "Unknown Resource-Priority", 420: "Bad Extension",
+    421: "Extension Required", 422: "Session Interval Too Small", 423: "Interval Too Brief",
+    428: "Use Identity Header", 429: "Provide Referrer Identity", 430: "Flow Failed",
+    433: "Anonymity Disallowed", 439: "First Hop Lacks Outbound Support",
+    440: "Max-Breadth Exceeded", 469: "Bad Info Package", 470: "Consent Needed",
+    480: "Temporarily Unavailable", 481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected", 483: "Too Many Hops", 484: "Address Incomplete", 485: "Ambiguous",
+    486: "Busy Here", 487: "Request Terminated", 488: "Not Acceptable Here", 489: "Bad Event",
+    491: "Request Pending", 493: "Undecipherable", 494: "Security Agreement Required",
+    500: "Server Internal Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Server Time-out", 505: "Version Not Supported",
+    513: "Message Too Large", 580: "Precondition Failure",
+    600: "Busy Everywhere", 603: "Decline", 604: "Does Not Exist Anywhere",
+    606: "Not Acceptable", 607: "Unwanted", 608: "Rejected",
+}
+_CLASS_PHRASES = ("", "Provisional", "Success", "Redirection", "Client Error",
+                  "Server Error", "Global Failure")
+
+
+def reason_phrase(status):
+    phrase = REASON_PHRASES.get(status)
+    if phrase:
+        return phrase
+    cls = status // 100
+    return _CLASS_PHRASES[cls] if 0 < cls < 7 else "Unknown"
+
+
+class MessageError(Exception):
+    """A message the stack cannot accept, and what to answer.
+
+    status: the response to send (400, 413, 416, 505, ...) or None when
+    nothing must be sent (a response, or a request without a usable Via).
+    reason: the reason phrase for that status line; detail: human text;
+    request: the partly parsed Request when a response can be built.
+    fatal: True only from StreamFramer, when the stream cannot go on.
+    """
+
+    def __init__(self, status, reason, detail, request=None):
+        super().__init__(detail)
+        self.status = status
+        self.reason = reason
+        self.detail = detail
+        self.request = request
+        self.fatal = False  # set by the stream framer when the stream is lost
+
+    def response(self, to_tag=None):
+        """The error response ready to send, or None."""
+        if self.status is None or self.request is None:
+            return None
+        return make_response(self.request, self.status, self.reason, to_tag=to_tag)
+
+    def __repr__(self):
+        return "MessageError(%r, %r, %r)" % (self.status, self.reason, self.detail)
+
+
+# --------------------------------------------------------------------------
+# header text <-> bytes
+
+
+def _decode_slow(data):
+    out = []
+    n = len(data)
+    run = 0
+    i = 0
+    while i < n:
+        b = data[i]
+        if b < 0x80:
+            i += 1
+            continue
+        need = 0
+        lo = 0x80
+        hi = 0xBF
+        if 0xC2 <= b <= 0xDF:
+            need = 1
+        elif b == 0xE0:
+            need, lo = 2, 0xA0
+        elif 0xE1 <= b <= 0xEF:
+            need = 2
+            if b == 0xED:
+                hi = 0x9F
+        elif b == 0xF0:
+            need, lo = 3, 0x90
+        elif 0xF1 <= b <= 0xF3:
+            need = 3
+        elif b == 0xF4:
+            need, hi = 3, 0x8F
+        ok = need > 0 and i + need < n and lo <= data[i + 1] <= hi
+        k = 2
+        while ok and k <= need:
+            ok = 0x80 <= data[i + k] <= 0xBF
+            k += 1
+        if ok and b == 0xEF and (data[i + 1] == 0x9E or data[i + 1] == 0x9F):
+            ok = False  # U+F780..U+F7FF stand for raw bytes: never take them literally
+        if ok:
+            i += need + 1
+            continue
+        if run < i:
+            out.append(data[run:i].decode())
+        out.append(chr(0xF700 + b))
+        i += 1
+        run = i
+    if run < n:
+        out.append(data[run:].decode())
+    return "".join(out)
+
+
+def decode_text(data):
+    """bytes -> str, reversibly (see the module rule); identical on every interpreter."""
+    try:
+        text = data.decode()
+    except Exception:
+        return _decode_slow(data)
+    if len(text) == len(data):
+        return text  # pure ASCII
+    return _decode_slow(data)
+
+
+def encode_text(text):
+    """str -> bytes, the inverse of decode_text()."""
+    data = text.encode()
+    if len(data) == len(text) or (b"\xef\x9e" not in data and b"\xef\x9f" not in data):
+        return data
+    out = bytearray()
+    for char in text:
+        code = ord(char)
+        if 0xF780 <= code <= 0xF7FF:
+            out.append(code - 0xF700)
+        else:
+            out.extend(char.encode())
+    return bytes(out)
+
+
+# --------------------------------------------------------------------------
+# Headers
+
+
+def _as_value(value):
+    if not isinstance(value, str):
+        value = value.serialize() if hasattr(value, "serialize") else str(value)
+    if "\r" in value or "\n" in value:
+        raise ValueError("header value must not contain CR or LF")
+    return value.strip(" \t")
+
+
+class Headers:
+    """Header fields in order, as [name, value] pairs, looked up case-insensitively.
+
+    Compact names equal their long forms ('v' is 'Via'). get_all() splits list
+    headers at commas; authentication headers and Date are never split.
+    """
+
+    __slots__ = ("_fields", "_keys", "_cache")
+
+    def __init__(self, fields=None):
+        self._fields = []
+        self._keys = []
+        self._cache = None
+        if fields is not None:
+            for name, value in fields:
+                self.add(name, value)
+
+    def get(self, name, default=None):
+        """First value of the header, as received, or default."""
+        key = header_key(name)
+        keys = self._keys
+        if key in keys:
+            return self._fields[keys.index(key)][1]
+        return default
+
+    def values(self, name):
+        """Every value of the header, one per header line, not split."""
+        key = header_key(name)
+        keys = self._keys
+        fields = self._fields
+        return [fields[i][1] for i in range(len(keys)) if keys[i] == key]
+
+    def get_all(self, name):
+        """Every value of the header; list headers are split at commas."""
+        key = header_key(name)
+        found = self.values(name)
+        if key not in LIST_HEADERS:
+            return found
+        out = []
+        for value in found:
+            for item in split_list(value):
+                if item:
+                    out.append(item)
+        return out
+
+    def count(self, name):
+        return self._keys.count(header_key(name))
+
+    def add(self, name, value):
+        """Append a header line."""
+        self._fields.append([name, _as_value(value)])
+        self._keys.append(header_key(name))
+        self._cache = None
+
+    def insert_first(self, name, value):
+        """Insert before the first header of that name (at the top if there is none)."""
+        key = header_key(name)
+        keys = self._keys
+        i = keys.index(key) if key in keys else 0
+        self._fields.insert(i, [name, _as_value(value)])
+        keys.insert(i, key)
+        self._cache = None
+
+    def set(self, name, value):
+        """Replace every header of that name by one line where the first one was."""
+        key = header_key(name)
+        keys = self._keys
+        if key not in keys:
+            self.add(name, value)
+            return
+        first = keys.index(key)
+        self._fields[first] = [name, _as_value(value)]
+        self._drop(key, first + 1)
+        self._cache = None
+
+    def remove(self, name):
+        """Remove every header of that name; return how many lines went."""
+        before = len(self._keys)
+        self._drop(header_key(name), 0)
+        self._cache = None
+        return before - len(self._keys)
+
+    def _drop(self, key, start):
+        keys = self._keys
+        fields = self._fields
+        i = len(keys) - 1
+        while i >= start:
+            if keys[i] == key:
+                del keys[i]
+                del fields[i]
+            i -= 1
+
+    def copy(self):
+        new = Headers()
+        new._fields = [[n, v] for n, v in self._fields]
+        new._keys = list(self._keys)
+        return new
+
+    def items(self):
+        return [(n, v) for n, v in self._fields]
+
+    def __contains__(self, name):
+        return header_key(name) in self._keys
+
+    def __iter__(self):
+        for name, value in self._fields:
+            yield (name, value)
+
+    def __len__(self):
+        return len(self._fields)
+
+    def __eq__(self, other):
+        return isinstance(other, Headers) and self._fields == other._fields
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __repr__(self):
+        return "Headers(%r)" % (self.items(),)
+
+
+def _as_headers(headers):
+    if headers is None:
+        return Headers()
+    if isinstance(headers, Headers):
+        return headers
+    return Headers(headers)
+
+
+# --------------------------------------------------------------------------
+# messages
+
+
+class _Message:
+    """Accessors shared by Request and Response; parsed values are kept until
+    the headers change, and the objects returned are copies, free to modify."""
+
+    __slots__ = ()
+
+    def _parsed(self, key):
+        headers = self.headers
+        cache = headers._cache
+        if cache is None:
+            cache = headers._cache = {}
+        elif key in cache:
+            return cache[key]
+        values = headers.values(key)
+        if not values:
+            value = None
+        elif key == "via":
+            value = []
+            for text in values:
+                value.extend(parse_via_list(text))
+        elif key == "contact":
+            value = []
+            for text in values:
+                value.extend(parse_contacts(text))
+        elif key == "cseq":
+            value = parse_cseq(values[0])
+        elif key == "call-id":
+            value = values[0]
+        else:
+            value = parse_name_addr(values[0])
+        cache[key] = value
+        return value
+
+    def call_id(self):
+        return self._parsed("call-id")
+
+    def cseq(self):
+        """(number, METHOD)."""
+        return self._parsed("cseq")
+
+    def vias(self):
+        found = self._parsed("via")
+        return [v.copy() for v in found] if found else []
+
+    def top_via(self):
+        found = self._parsed("via")
+        return found[0].copy() if found else None
+
+    def from_addr(self):
+        found = self._parsed("from")
+        return found.copy() if found else None
+
+    def to_addr(self):
+        found = self._parsed("to")
+        return found.copy() if found else None
+
+    def contacts(self):
+        """['*'] or a list of NameAddr (empty when there is no Contact)."""
+        found = self._parsed("contact")
+        if not found:
+            return []
+        return [c if c == "*" else c.copy() for c in found]
+
+    def _serialize(self, start_line):
+        body = self.body
+        length = str(len(body))
+        lines = [start_line]
+        done = False
+        keys = self.headers._keys
+        fields = self.headers._fields
+        for i in range(len(keys)):
+            name, value = fields[i]
+            if keys[i] == "content-length":
+                if done:
+                    continue
+                value = length
+                done = True
+            lines.append(name + ": " + value)
+        if not done:
+            lines.append("Content-Length: " + length)
+        lines.append("\r\n")
+        return encode_text("\r\n".join(lines)) + body
+
+    def _same(self, other):
+        if type(other) is not type(self) or self.body != other.body:
+            return False
+        mine = [f for f, k in zip(self.headers._fields, self.headers._keys)
+                if k != "content-length"]
+        theirs = [f for f, k in zip(other.headers._fields, other.headers._keys)
+                  if k != "content-length"]
+        return mine == theirs
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+
+def _as_body(body):
+    if isinstance(body, str):
+        return body.encode()
+    return bytes(body)
+
+
+class Request(_Message):
+    """A SIP request; uri is the Request-URI text as on the wire."""
+
+    __slots__ = ("method", "uri", "version", "headers", "body", "_ruri")
+    is_request = True
+
+    def __init__(self, method, uri, headers=None, body=b""):
+        self.method = method
+        self.uri = uri if isinstance(uri, str) else uri.serialize()
+        self.version = SIP_VERSION
+        self.headers = _as_headers(headers)
+        self.body = _as_body(body)
+        self._ruri = None
+
+    def request_uri(self):
+        """The Request-URI parsed (a copy); raises SipSyntaxError if malformed."""
+        cached = self._ruri
+        if cached is None or cached[0] != self.uri:
+            cached = self._ruri = (self.uri, parse_uri(self.uri))
+        return cached[1].copy()
+
+    def copy(self):
+        new = Request(self.method, self.uri, self.headers.copy(), self.body)
+        new.version = self.version
+        return new
+
+    def serialize(self):
+        return self._serialize(self.method + " " + self.uri + " " + self.version)
+
+    def __eq__(self, other):
+        return (self._same(other) and self.method == other.method
+                and self.uri == other.uri and self.version == other.version)
+
+    def __repr__(self):
+        return "<Request %s %s>" % (self.method, self.uri)
+
+
+class Response(_Message):
+    """A SIP response."""
+
+    __slots__ = ("status", "reason", "version", "headers", "body")
+    is_request = False
+
+    def __init__(self, status, reason=None, headers=None, body=b""):
+        self.status = status
+        self.reason = reason_phrase(status) if reason is None else reason
+        self.version = SIP_VERSION
+        self.headers = _as_headers(headers)
+        self.body = _as_body(body)
+
+    def copy(self):
+        new = Response(self.status, self.reason, self.headers.copy(), self.body)
+        new.version = self.version
+        return new
+
+    def serialize(self):
+        return self._serialize("%s %d %s" % (self.version, self.status, self.reason))
+
+    def __eq__(self, other):
+        return (self._same(other) and self.status == other.status
+                and self.reason == other.reason and self.version == other.version)
+
+    def __repr__(self):
+        return "<Response %d %s>" % (self.status, self.reason)
+
+
+def make_response(request, status, reason=None, to_tag=None, headers=None, body=b""):
+    """A response to request (RFC 3261 8.2.6): Via (all), From, To, Call-ID and CSeq
+    copied; to_tag is added when given and To has no tag. headers: extra
+    (name, value) pairs appended after those."""
+    src = request.headers
+    out = Headers()
+    fields = out._fields
+    keys = out._keys
+    for key, name in (("via", "Via"), ("from", "From"), ("to", "To"),
+                      ("call-id", "Call-ID"), ("cseq", "CSeq")):
+        values = src.values(key)
+        if key != "via":
+            values = values[:1]
+        for value in values:
+            if key == "to" and to_tag and not _has_tag(value):
+                value = value + ";tag=" + to_tag
+            fields.append([name, value])
+            keys.append(key)
+    if headers is not None:
+        for name, value in headers:
+            out.add(name, value)
+    return Response(status, reason, out, body)
+
+
+def _has_tag(to_value):
+    try:
+        return parse_name_addr(to_value).tag is not None
+    except SipSyntaxError:
+        return ";tag=" in to_value.replace(" ", "").lower()
+
+
+# --------------------------------------------------------------------------
+# parsing
+
+
+def _bad(what):
+    return "Bad Request - " + what
+
+
+class _Problem:
+    """The first thing found wrong with a message being parsed."""
+
+    __slots__ = ("status", "reason", "detail")
+
+    def __init__(self):
+        self.status = None
+
+    def note(self, status, reason, detail):
+        if self.status is None:
+            self.status = status
+            self.reason = reason
+            self.detail = detail
+
+
+def parse_message(data, stream=False):
+    """Parse one SIP message; raise MessageError (and nothing else) if it is unusable.
+
+    stream=False (datagram): the body runs to the end of the data unless
+    Content-Length says less. stream=True: Content-Length is required.
+    """
+    try:
+        return _parse(data, stream)
+    except MessageError:
+        raise
+    except Exception as exc:  # a parser bug must never take the stack down
+        raise MessageError(None, "Bad Request", "unparsable message (%r)" % (exc,))
+
+
+def _split_head(data, start):
+    """(header bytes, body start) or None when no header section is complete."""
+    i = data.find(b"\n\r\n", start)
+    j = data.find(b"\n\n", start)
+    if i >= 0 and (j < 0 or i < j):
+        return data[start:i], i + 3
+    if j >= 0:
+        return data[start:j], j + 2
+    return None
+
+
+def _parse(data, stream):
+    if not isinstance(data, bytes):
+        if not isinstance(data, (bytearray, memoryview)):
+            raise MessageError(None, "Bad Request", "message must be bytes")
+        data = bytes(data)
+    problem = _Problem()
+    n = len(data)
+    if n > MAX_MESSAGE_SIZE:
+        problem.note(413, "Request Entity Too Large", "message larger than %d bytes"
+                     % MAX_MESSAGE_SIZE)
+        data = data[:MAX_MESSAGE_SIZE]
+        n = MAX_MESSAGE_SIZE
+    start = 0
+    while start < n and (data[start] == 13 or data[start] == 10):
+        start += 1  # RFC 3261 7.5: CRLFs before the start line are ignored
+    if start == n:
+        raise MessageError(None, "Bad Request", "empty message")
+    split = _split_head(data, start)
+    if split is None:
+        # A datagram may end right after its last header line: the packet ends the
+        # header section. Anything else without the empty line is cut short.
+        if stream or data[n - 1] != 10:
+            problem.note(400, _bad("incomplete header section"),
+                         "no empty line ends the header section")
+        head, body_start = data[start:n], n
+        if head[-1:] == b"\n":
+            head = head[:-1]
+    else:
+        head, body_start = split
+    if head[-1:] == b"\r":
+        head = head[:-1]
+    text = decode_text(head)
+    lines = text.split("\r\n")
+    if text.count("\n") != len(lines) - 1 or text.count("\r") != len(lines) - 1:
+        lines = _split_lenient(text, problem)
+    msg = _start_line(lines[0], problem)
+    fields, keys = _header_lines(lines, problem)
+    headers = msg.headers
+    headers._fields = fields
+    headers._keys = keys
+    headers._cache = cache = {}
+    is_request = msg.is_request
+    via_ok = _check_headers(msg, fields, keys, cache, problem)
+    # The body (RFC 3261 18.3).
+    available = n - body_start
+    if "content-length" in keys:
+        if keys.count("content-length") > 1:
+            problem.note(400, _bad("duplicate Content-Length header"),
+                         "more than one Content-Length")
+            length = 0
+        else:
+            try:
+                length = parse_uint(fields[keys.index("content-length")][1], MAX_UINT32)
+            except SipSyntaxError:
+                problem.note(400, _bad("malformed Content-Length header"),
+                             "Content-Length is not a non-negative number")
+                length = 0
+        if length > MAX_MESSAGE_SIZE:
+            problem.note(413, "Request Entity Too Large", "Content-Length %d too large"
+                         % length)
+        elif length > available:
+            problem.note(400, _bad("Content-Length larger than body"),
+                         "Content-Length %d but %d bytes of body" % (length, available))
+        else:
+            msg.body = data[body_start : body_start + length]
+    elif stream:
+        problem.note(400, _bad("missing Content-Length header"),
+                     "a message on a stream needs Content-Length")
+    else:
+        msg.body = data[body_start:]
+    if is_request and problem.status is None:
+        scheme = msg.uri[: msg.uri.find(":")].lower()
+        if scheme not in SUPPORTED_SCHEMES:
+            problem.note(416, "Unsupported URI Scheme",
+                         "Request-URI scheme %r not supported" % scheme)
+    if problem.status is None:
+        return msg
+    if not is_request:
+        raise MessageError(None, problem.reason, problem.detail)
+    if not via_ok:
+        raise MessageError(None, problem.reason, problem.detail + " (no usable Via: no answer)")
+    raise MessageError(problem.status, problem.reason, problem.detail, msg)
+
+
+def _split_lenient(text, problem):
+    """Header lines ended by CRLF or by a bare LF; a bare CR is an error."""
+    lines = text.split("\n")
+    out = []
+    for line in lines:
+        if line[-1:] == "\r":
+            line = line[:-1]
+        if "\r" in line:
+            problem.note(400, _bad("bare CR in header"), "CR without LF in the header section")
+            line = line.replace("\r", " ")
+        out.append(line)
+    return out
+
+
+def _start_line(line, problem):
+    if line[:4].upper() == "SIP/":
+        version, _, rest = line.partition(" ")
+        rest = rest.lstrip(" ")
+        code = rest[:3]
+        after = rest[3:]
+        if not is_digits(code) or not "1" <= code[0] <= "6" or (after and after[0] != " "):
+            problem.note(400, _bad("malformed status line"), "bad status code in %r" % line)
+            status = 0
+        else:
+            status = int(code)
+        msg = Response(status, after[1:])
+        msg.version = _version(version, problem, line)
+        return msg
+    words = [w for w in line.split(" ") if w]
+    if len(words) != 3:
+        problem.note(400, _bad("malformed Request-Line"),
+                     "Request-Line needs method, Request-URI and version: %r" % line)
+        words = (words + ["", "", ""])[:3]
+        if words[2][:4].upper() != "SIP/":
+            words[2] = SIP_VERSION
+    method, uri, version = words
+    msg = Request(method, uri)
+    msg.version = _version(version, problem, line)
+    if not is_token(method):
+        problem.note(400, _bad("malformed method"), "bad method %r" % method)
+    try:
+        parse_uri(uri)
+    except SipSyntaxError as exc:
+        problem.note(400, _bad("malformed Request-URI"), str(exc))
+    return msg
+
+
+def _version(version, problem, line):
+    if version == SIP_VERSION:
+        return version
+    major, dot, minor = version[4:].partition(".")
+    if version[:4].upper() != "SIP/" or not dot or not is_digits(major) or not is_digits(minor):
+        problem.note(400, _bad("malformed SIP version"), "bad version in %r" % line)
+        return version
+    if int(major) != 2 or int(minor) != 0:
+        problem.note(505, "Version Not Supported", "SIP version %s" % version)
+        return version
+    return SIP_VERSION
+
+
+def _header_lines(lines, problem):
+    fields = []
+    keys = []
+    folded = False
+    last = None
+    for i in range(1, len(lines)):
+        line = lines[i]
+        if len(line) > MAX_HEADER_LINE:
+            problem.note(413, "Request Entity Too Large - header line too long",
+                         "header line of %d characters" % len(line))
+            continue
+        first = line[:1]
+        if first == " " or first == "\t":
+            if last is None:
+                problem.note(400, _bad("continuation before first header"),
+                             "folded line without a header")
+            else:
+                last[1] = last[1] + line
+                folded = True
+            continue
+        colon = line.find(":")
+        if colon <= 0:
+            problem.note(400, _bad("malformed header line"), "no header name: %r" % line[:80])
+            last = None
+            continue
+        name = line[:colon]
+        if name[-1] == " " or name[-1] == "\t":
+            name = name.rstrip(" \t")
+        key = header_key(name)
+        if not is_token(name):
+            problem.note(400, _bad("malformed header name"), "bad header name %r" % name[:80])
+            last = None
+            continue
+        last = [name, line[colon + 1 :].strip(" \t")]
+        fields.append(last)
+        keys.append(key)
+    if folded:
+        for field in fields:
+            value = field[1]
+            field[1] = value.strip(" \t")
+            if len(field[1]) > MAX_HEADER_LINE:
+                problem.note(413, "Request Entity Too Large - header too long",
+                             "folded header of %d characters" % len(value))
+    if len(fields) > MAX_HEADER_COUNT:
+        problem.note(413, "Request Entity Too Large - too many headers",
+                     "%d header lines" % len(fields))
+    return fields, keys
+
+
+def _single(fields, keys, key, name, problem, required):
+    """The only value of a header that must appear once (None if absent)."""
+    count = keys.count(key)
+    if count == 1:
+        return fields[keys.index(key)][1]
+    if count > 1:
+        problem.note(400, _bad("duplicate %s header" % name), "more than one " + name)
+        return fields[keys.index(key)][1]
+    if required:
+        problem.note(400, _bad("missing %s header" % name), "no %s header" % name)
+    return None
+
+
+def _check_headers(msg, fields, keys, cache, problem):
+    """Read the headers every message needs; return whether the top Via is usable."""
+    # Via: every value must parse; an answer only needs the top sent-by.
+    via_ok = False
+    if "via" in keys:
+        vias = []
+        try:
+            for i in range(len(keys)):
+                if keys[i] == "via":
+                    vias.extend(parse_via_list(fields[i][1]))
+            cache["via"] = vias
+            via_ok = True
+        except SipSyntaxError as exc:
+            problem.note(400, _bad("malformed Via header"), str(exc))
+            via_ok = _top_via_usable(fields[keys.index("via")][1])
+    else:
+        problem.note(400, _bad("missing Via header"), "no Via header")
+    for key, name in (("from", "From"), ("to", "To")):
+        value = _single(fields, keys, key, name, problem, True)
+        if value is not None:
+            try:
+                cache[key] = parse_name_addr(value)
+            except SipSyntaxError as exc:
+                problem.note(400, _bad("malformed %s header" % name), str(exc))
+    value = _single(fields, keys, "call-id", "Call-ID", problem, True)
+    if value is not None:
+        if not value or " " in value or "\t" in value:
+            problem.note(400, _bad("malformed Call-ID header"), "bad Call-ID %r" % value)
+        else:
+            cache["call-id"] = value
+    value = _single(fields, keys, "cseq", "CSeq", problem, True)
+    if value is not None:
+        try:
+            cseq = cache["cseq"] = parse_cseq(value)
+            if msg.is_request and cseq[1] != msg.method:
+                problem.note(400, _bad("CSeq method does not match"),
+                             "CSeq method %s in a %s request" % (cseq[1], msg.method))
+        except SipSyntaxError as exc:
+            problem.note(400, _bad("malformed CSeq header"), str(exc))
+    value = _single(fields, keys, "max-forwards", "Max-Forwards", problem, False)
+    if value is not None:
+        try:
+            parse_uint(value, 255)
+        except SipSyntaxError as exc:
+            problem.note(400, _bad("malformed Max-Forwards header"), str(exc))
+    value = _single(fields, keys, "expires", "Expires", problem, False)
+    if value is not None:
+        try:
+            parse_uint(value, MAX_UINT32)
+        except SipSyntaxError as exc:
+            problem.note(400, _bad("malformed Expires header"), str(exc))
+    if "contact" in keys:
+        try:
+            contacts = []
+            for i in range(len(keys)):
+                if keys[i] == "contact":
+                    contacts.extend(parse_contacts(fields[i][1]))
+            if "*" in contacts and len(contacts) > 1:
+                raise SipSyntaxError("Contact * must stand alone")
+            for contact in contacts:
+                if contact != "*":
+                    expires = contact.param("expires")
+                    if expires is not None:
+                        parse_uint(expires, MAX_UINT32)
+            cache["contact"] = contacts
+        except SipSyntaxError as exc:
+            problem.note(400, _bad("malformed Contact header"), str(exc))
+    return via_ok
+
+
+def _top_via_usable(text):
+    """True when the sent-protocol and sent-by of the first Via value can be read."""
+    first = text
+    for sep in (",", ";"):
+        cut = first.find(sep)
+        if cut >= 0:
+            first = first[:cut]
+    try:
+        parse_via(first)
+        return True
+    except SipSyntaxError:
+        return False

@@ -1,0 +1,1 @@
+"""Host-side programs and test helpers (CPython only; firmware never imports them)."""
