@@ -7,7 +7,8 @@ MPY     := $(VENV)/bin/micropython
 SHARED  ?= ../shared
 BOARD   ?= sim
 APT_PACKAGES := python3-venv libasound2-dev alsa-utils libasound2-plugins \
-                kamailio kamailio-tls-modules sip-tester tshark openssl
+                kamailio kamailio-tls-modules kamailio-outbound-modules sip-tester \
+                tshark openssl
 
 .PHONY: setup apt venv check test unit unit-mpy integration system sim image bench clean
 
@@ -40,7 +41,7 @@ unit: venv
 	$(PY) -m pytest tests/unit tests/tools
 
 unit-mpy: venv
-	$(MPY) tests/mprun.py tests/unit
+	$(MPY) tests/mprun.py -q tests/unit
 
 integration: setup
 	$(PY) -m pytest tests/integration tests/system

@@ -128,7 +128,8 @@ class Runner:
             for test in collect_tests(path, module):
                 self.run_test(path, test, getattr(module, test))
         finally:
-            sys.path.remove(folder)
+            if folder in sys.path:
+                sys.path.remove(folder)
             self.forget(before, folder, name)
             gc.collect()
             if not self.quiet:

@@ -33,6 +33,8 @@ LOCALHOST = "127.0.0.1"
 # program -> Debian package that `make setup` installs it from
 PACKAGES = {"kamailio": "kamailio", "kamcmd": "kamailio", "sipp": "sip-tester",
             "tshark": "tshark"}
+# Kamailio modules outside the main package -> their Debian package
+MODULE_PACKAGES = {"tls.so": "kamailio-tls-modules", "outbound.so": "kamailio-outbound-modules"}
 
 
 class PeerMissing(RuntimeError):
@@ -219,8 +221,13 @@ def kamailio_module_dir(binary):
                                  for d in os.listdir(root))
     for path in candidates:
         if os.path.exists(os.path.join(path, "tm.so")):
+            missing = [m for m in MODULE_PACKAGES if not os.path.exists(os.path.join(path, m))]
+            if missing:
+                raise PeerMissing("kamailio module %s is not installed: run `make setup` "
+                                  "(installs %s)" % (", ".join(missing), ", ".join(
+                                      MODULE_PACKAGES[m] for m in missing)))
             return path
-    raise PeerMissing("kamailio modules not found: run `make setup`")
+    raise PeerMissing("kamailio modules not found: run `make setup` (installs kamailio)")
 
 
 def _cfg_string(value):
@@ -466,7 +473,8 @@ class Kamailio:
     @property
     def opened_connections(self):
         """TCP/TLS connections Kamailio itself opened since start (towards phones: never)."""
-        return self.tcp_counters()["connect_success"] + self.tcp_counters()["connect_failed"]
+        counters = self.tcp_counters()
+        return counters["connect_success"] + counters["connect_failed"]
 
     def tls_connections(self):
         """Open TLS connections: a list of dicts (src_ip, src_port, dst_port, state, ...)."""

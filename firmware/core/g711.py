@@ -161,16 +161,24 @@ def alaw_table():
     return _alaw_table
 
 
+def _raw(pcm):
+    # array() reads bytes and bytearray as raw samples but iterates anything
+    # else (a memoryview) item by item on CPython.
+    if isinstance(pcm, (bytes, bytearray)):
+        return pcm
+    return bytes(pcm)
+
+
 def ulaw_encode(pcm):
     """Little-endian int16 PCM (bytes-like, even length) to mu-law codes."""
     table = _ulaw_table or ulaw_table()
-    return bytes([table[s] for s in array("H", pcm)])
+    return bytes([table[s] for s in array("H", _raw(pcm))])
 
 
 def alaw_encode(pcm):
     """Little-endian int16 PCM (bytes-like, even length) to A-law codes."""
     table = _alaw_table or alaw_table()
-    return bytes([table[s] for s in array("H", pcm)])
+    return bytes([table[s] for s in array("H", _raw(pcm))])
 
 
 # --- decoder tables -------------------------------------------------------

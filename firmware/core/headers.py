@@ -11,7 +11,18 @@ layer keeps the received text, so serialising is never needed to forward.
 import re
 
 from firmware.core.errors import SipSyntaxError
-from firmware.core.uri import Uri, check_host, is_digits, parse_port, parse_uri
+from firmware.core.uri import (
+    HOST_RE,
+    PORT_RE,
+    SIP_URI_BARE_RE,
+    SIP_URI_RE,
+    Uri,
+    check_host,
+    is_digits,
+    only_chars,
+    parse_port,
+    parse_uri,
+)
 
 COMPACT_FORMS = {
     "a": "Accept-Contact",
@@ -60,7 +71,7 @@ LIST_HEADERS = (
     "reason", "p-asserted-identity", "p-preferred-identity",
 )
 
-_TOKEN = re.compile("^[A-Za-z0-9.!%*_+`'~-]+$")
+TOKEN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.!%*_+`'~"
 # Characters that can never appear in an unquoted display name.
 _DISPLAY_FORBIDDEN = "\",;:<>@\\?=/[]{}()"
 
@@ -69,7 +80,7 @@ _KEY_CACHE_MAX = 256
 
 
 def is_token(text):
-    return bool(_TOKEN.match(text))
+    return bool(text) and not text.strip(TOKEN_CHARS)
 
 
 def header_key(name):
@@ -182,7 +193,7 @@ def parse_params(text):
     for item in items:
         name, sep, value = item.partition("=")
         name = name.strip(" \t")
-        if not _TOKEN.match(name):
+        if not is_token(name):
             raise SipSyntaxError("bad parameter name %r" % name)
         if sep:
             value = value.strip(" \t")
@@ -321,7 +332,7 @@ def parse_name_addr(text):
             uri_text = (s if semi < 0 else s[:semi]).rstrip(" \t")
             if "?" in uri_text or "," in uri_text:
                 raise SipSyntaxError("URI with ? or , must be enclosed in <>")
-            params = parse_params(s[semi + 1 :]) if semi >= 0 else []
+            params = parse_params(s[semi:]) if semi >= 0 else []
             return NameAddr(parse_uri(uri_text), None, params)
     gt = s.find(">", lt)
     if gt < 0:
@@ -332,7 +343,7 @@ def parse_name_addr(text):
         return NameAddr(uri, display, [])
     if rest[0] != ";":
         raise SipSyntaxError("junk after >")
-    return NameAddr(uri, display, parse_params(rest[1:]))
+    return NameAddr(uri, display, parse_params(rest))
 
 
 def parse_name_addr_list(text):
@@ -425,19 +436,19 @@ def parse_via(text):
     name = parts[0].strip(" \t")
     version = parts[1].strip(" \t")
     rest = parts[2].lstrip(" \t")
-    if not _TOKEN.match(name) or not _TOKEN.match(version):
+    if not is_token(name) or not is_token(version):
         raise SipSyntaxError("bad Via protocol")
     ws = _first_ws(rest)
     if ws <= 0:
         raise SipSyntaxError("Via without sent-by")
     transport = rest[:ws]
-    if not _TOKEN.match(transport):
+    if not is_token(transport):
         raise SipSyntaxError("bad Via transport")
     rest = rest[ws:]
     semi = rest.find(";")
     if semi >= 0:
         hostport = rest[:semi].strip(" \t")
-        params = parse_params(rest[semi + 1 :])
+        params = parse_params(rest[semi:])
     else:
         hostport = rest.strip(" \t")
         params = []
@@ -491,7 +502,7 @@ def parse_cseq(text):
     value = int(number)
     if value > 0xFFFFFFFF:
         raise SipSyntaxError("CSeq number too large")
-    if not _TOKEN.match(method):
+    if not is_token(method):
         raise SipSyntaxError("bad CSeq method")
     return value, method
 
@@ -507,9 +518,84 @@ def parse_uint(text, limit):
     return value
 
 
+# --------------------------------------------------------------------------
+# quick acceptance of plain values
+#
+# The message layer must check the headers it depends on when a message
+# arrives, but it should not build objects nobody may ask for. These patterns
+# accept the plain, common form of each field; each accepts a strict subset of
+# what the full parser accepts, so a miss only means "ask the full parser" and
+# the verdict never depends on which path was taken. MicroPython's regex engine
+# recurses per character and fails on long input, so where it cannot match the
+# probe below, only the full parsers run.
+
+_T = "[A-Za-z0-9.!%*_+`'~-]"
+_V = '[^ \\t";,<>\\\\]'
+_PARAMS = "(?:;" + _T + "+(?:=(?:" + _V + '+|"[^"\\\\]*"))?)*'
+_NAME_ADDR = ('(?:(?:"[^"\\\\]*"[ \\t]*|(?:' + _T + "+[ \\t]+)*" + _T + "+[ \\t]*)?<"
+              + SIP_URI_RE + ">|" + SIP_URI_BARE_RE + ")" + _PARAMS)
+_VIA = ("SIP/2\\.0/(?:UDP|TCP|TLS|SCTP|WSS?) " + HOST_RE + "(?::" + PORT_RE + ")?(?:;"
+        + _T + "+(?:=" + _V + "+)?)*")
+_SEP = "[ \\t]*,[ \\t]*"
+
+
+def _compile():
+    """The quick patterns, or Nones where the regex engine cannot run them."""
+    try:
+        patterns = (
+            re.compile("^" + SIP_URI_RE + "$"),
+            re.compile("^" + _NAME_ADDR + "$"),
+            re.compile("^" + _NAME_ADDR + "(?:" + _SEP + _NAME_ADDR + ")*$"),
+            re.compile("^" + _VIA + "(?:" + _SEP + _VIA + ")*$"),
+        )
+        if patterns[3].match("SIP/2.0/UDP " + "a" * 2000 + ";branch=z9hG4bK1"):
+            return patterns
+    except (ValueError, RuntimeError):
+        pass
+    return (None, None, None, None)
+
+
+_SIP_URI_FAST, _NAME_ADDR_FAST, _NAME_ADDR_LIST_FAST, _VIA_LIST_FAST = _compile()
+FAST_PATTERNS = _VIA_LIST_FAST is not None
+
+
+def check_uri(text):
+    """Raise SipSyntaxError unless text is a well-formed URI."""
+    if not (FAST_PATTERNS and _SIP_URI_FAST.match(text)):
+        parse_uri(text)
+
+
+def check_name_addr(text):
+    """Raise SipSyntaxError unless text is a well-formed From/To style value."""
+    if not (FAST_PATTERNS and _NAME_ADDR_FAST.match(text)):
+        parse_name_addr(text)
+
+
+def check_via_list(text):
+    """Raise SipSyntaxError unless text is one or more well-formed Via values."""
+    if not (FAST_PATTERNS and _VIA_LIST_FAST.match(text)):
+        parse_via_list(text)
+
+
+def check_contacts(text):
+    """Raise SipSyntaxError unless text is a well-formed Contact value; return
+    True when it is '*'. expires parameters must fit in 32 bits."""
+    if FAST_PATTERNS and "expires" not in text.lower() and _NAME_ADDR_LIST_FAST.match(text):
+        return False
+    contacts = parse_contacts(text)
+    if contacts[0] == "*":
+        return True
+    for contact in contacts:
+        expires = contact.param("expires")
+        if expires is not None:
+            parse_uint(expires, 0xFFFFFFFF)
+    return False
+
+
 __all__ = (
-    "COMPACT_FORMS", "LIST_HEADERS", "NameAddr", "SipSyntaxError", "Uri", "Via",
-    "canonical_name", "header_key", "is_token", "parse_cseq", "parse_contacts",
+    "COMPACT_FORMS", "FAST_PATTERNS", "LIST_HEADERS", "NameAddr", "SipSyntaxError", "TOKEN_CHARS",
+    "Uri", "Via", "canonical_name", "check_contacts", "check_name_addr", "check_uri",
+    "check_via_list", "only_chars", "header_key", "is_token", "parse_cseq", "parse_contacts",
     "parse_name_addr", "parse_name_addr_list", "parse_params", "parse_port", "parse_uint",
     "parse_via", "parse_via_list", "quote", "split_list", "unquote",
 )

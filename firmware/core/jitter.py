@@ -32,6 +32,7 @@ from array import array
 _BLOCK_PACKETS = 25  # delay statistics are kept per block of packets (0.5 s at 20 ms)
 _BASE_BLOCKS = 8  # the fastest packet is looked for over this many blocks
 _PEAK_BLOCKS = 16  # the peak excess delay over this many
+_ROBUST_BLOCKS = 4  # with this many blocks the worst one is ignored
 _WARMUP_PACKETS = 50  # until then the target is at least initial_delay
 _SEEN_SLOTS = 256  # recent sequence numbers kept for duplicate and loss checks
 _MAX_ENTRIES = 64  # a packet beyond that many buffered pushes out the oldest
@@ -71,6 +72,7 @@ class JitterBuffer:
     __slots__ = ("decode", "frame", "rate", "min_delay", "max_delay", "initial_delay",
                  "fade", "jump", "shrink_after", "grow_after", "stats", "_silence",
                  "_entries", "_ssrc", "_ts_raw", "_ts_ext", "_seq_raw", "_seq_ext", "_seen",
+                 "_no_audio", "_skip_seq",
                  "_play", "_started", "_last_seq", "_first_seq", "_last_audio", "_last_output",
                  "_conceal_pos", "_blocks", "_cur_min", "_cur_excess", "_block_count",
                  "_base", "_peak", "_packets", "_target", "_above", "_below")
@@ -99,6 +101,8 @@ class JitterBuffer:
         self._entries = []  # [extended timestamp, pcm, extended sequence, samples], by time
         self._ts_raw = self._ts_ext = self._seq_raw = self._seq_ext = None
         self._seen = [-1] * _SEEN_SLOTS
+        self._no_audio = bytearray(_SEEN_SLOTS)  # 1 where the number was a skip()ped packet
+        self._skip_seq = -1  # the newest skip()ped number
         self._play = None  # extended timestamp of the next sample to play
         self._started = False
         self._last_seq = None  # extended sequence of the last packet played out
@@ -146,7 +150,7 @@ class JitterBuffer:
         self.stats.resyncs += 1
         self._restart()
 
-    def _note_sequence(self, packet, now):
+    def _note_sequence(self, packet, now, audio):
         """Common entry checks; the extended (timestamp, sequence) or None to drop."""
         if packet.ssrc != self._ssrc:
             if self._ssrc is not None:
@@ -164,6 +168,9 @@ class JitterBuffer:
             self.stats.duplicates += 1
             return None
         self._seen[slot] = seq
+        self._no_audio[slot] = 0 if audio else 1
+        if not audio and seq > self._skip_seq:
+            self._skip_seq = seq
         if self._last_seq is not None and self._first_seq < seq < self._last_seq:
             # Playout already passed this number and counted it as lost.
             self.stats.lost -= 1
@@ -171,12 +178,12 @@ class JitterBuffer:
 
     def skip(self, packet, now):
         """A packet of this stream without audio: only its number is recorded."""
-        self._note_sequence(packet, now)
+        self._note_sequence(packet, now, False)
 
     def put(self, packet, now):
         """Hand in one audio packet (``sequence``, ``timestamp``, ``ssrc``, ``payload``)."""
         self.stats.received += 1
-        noted = self._note_sequence(packet, now)
+        noted = self._note_sequence(packet, now, True)
         if noted is None:
             return
         ts, seq, rel = noted
@@ -222,10 +229,19 @@ class JitterBuffer:
         excess = rel - base
         if excess > self._cur_excess:
             self._cur_excess = excess
+        # The peak over recent blocks, except the single worst one: one
+        # stray packet should cost a late frame, not seconds of extra delay.
         peak = self._cur_excess
+        second = 0.0
         for block in blocks:
-            if block[1] > peak:
-                peak = block[1]
+            value = block[1]
+            if value > peak:
+                second = peak
+                peak = value
+            elif value > second:
+                second = value
+        if len(blocks) >= _ROBUST_BLOCKS:
+            peak = second
         self._peak = peak
         self._block_count += 1
         self._packets += 1
@@ -236,7 +252,7 @@ class JitterBuffer:
             self._cur_min = None
             self._cur_excess = 0.0
             self._block_count = 0
-        target = peak + self.frame / 2
+        target = peak + self.frame
         if self._packets < _WARMUP_PACKETS and target < self.initial_delay:
             target = self.initial_delay
         if target < self.min_delay:
@@ -334,7 +350,7 @@ class JitterBuffer:
             gap_end = end
             if entries and entries[0][0] < end:
                 gap_end = entries[0][0]
-            if entries and self._last_seq is not None and entries[0][2] == self._last_seq + 1:
+            if self._paused():
                 pieces.append(bytes(2 * (gap_end - pos)))  # the sender paused: silence
             else:
                 pieces.append(self._conceal(gap_end - pos))
@@ -347,6 +363,30 @@ class JitterBuffer:
             self.stats.played += 1
             self._last_audio = frame
         return frame
+
+    def _paused(self):
+        """Whether missing audio was never sent: every number since the last
+        packet played is accounted for by packets without audio (silence
+        suppression, a DTMF digit), and if nothing audio is buffered yet the
+        newest packet carried none."""
+        last = self._last_seq
+        if last is None:
+            return False
+        if self._entries:
+            upto = self._entries[0][2]
+        elif self._skip_seq > last and self._skip_seq == self._seq_ext:
+            upto = self._skip_seq + 1
+        else:
+            return False
+        if upto - last > _SEEN_SLOTS:
+            return False
+        seen = self._seen
+        no_audio = self._no_audio
+        for s in range(last + 1, upto):
+            slot = s % _SEEN_SLOTS
+            if seen[slot] != s or not no_audio[slot]:
+                return False
+        return True
 
     def _real(self, pcm):
         self.stats.played += 1

@@ -17,9 +17,13 @@ survives parse and serialise byte for byte on CPython and MicroPython alike.
 """
 
 from firmware.compat import const
-from firmware.core.errors import SipSyntaxError
+from firmware.core.errors import REASON_PHRASES, MessageError, SipSyntaxError, reason_phrase
 from firmware.core.headers import (
     LIST_HEADERS,
+    check_contacts,
+    check_name_addr,
+    check_uri,
+    check_via_list,
     header_key,
     is_token,
     parse_contacts,
@@ -39,72 +43,6 @@ MAX_UINT32 = const(0xFFFFFFFF)
 
 SIP_VERSION = "SIP/2.0"
 SUPPORTED_SCHEMES = ("sip", "sips", "tel")
-
-REASON_PHRASES = {
-    100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
-    183: "Session Progress", 199: "Early Dialog Terminated",
-    200: "OK", 202: "Accepted", 204: "No Notification",
-    300: "Multiple Choices", 301: "Moved Permanently", 302: "Moved Temporarily",
-    305: "Use Proxy", 380: "Alternative Service",
-    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
-    404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
-    407: "Proxy Authentication Required", 408: "Request Timeout", 410: "Gone",
-    412: "Conditional Request Failed", 413: "Request Entity Too Large",
-    414: "Request-URI Too Long", 415: "Unsupported Media Type",
-    416: "Unsupported URI Scheme", 417: "Unknown Resource-Priority", 420: "Bad Extension",
-    421: "Extension Required", 422: "Session Interval Too Small", 423: "Interval Too Brief",
-    428: "Use Identity Header", 429: "Provide Referrer Identity", 430: "Flow Failed",
-    433: "Anonymity Disallowed", 439: "First Hop Lacks Outbound Support",
-    440: "Max-Breadth Exceeded", 469: "Bad Info Package", 470: "Consent Needed",
-    480: "Temporarily Unavailable", 481: "Call/Transaction Does Not Exist",
-    482: "Loop Detected", 483: "Too Many Hops", 484: "Address Incomplete", 485: "Ambiguous",
-    486: "Busy Here", 487: "Request Terminated", 488: "Not Acceptable Here", 489: "Bad Event",
-    491: "Request Pending", 493: "Undecipherable", 494: "Security Agreement Required",
-    500: "Server Internal Error", 501: "Not Implemented", 502: "Bad Gateway",
-    503: "Service Unavailable", 504: "Server Time-out", 505: "Version Not Supported",
-    513: "Message Too Large", 580: "Precondition Failure",
-    600: "Busy Everywhere", 603: "Decline", 604: "Does Not Exist Anywhere",
-    606: "Not Acceptable", 607: "Unwanted", 608: "Rejected",
-}
-_CLASS_PHRASES = ("", "Provisional", "Success", "Redirection", "Client Error",
-                  "Server Error", "Global Failure")
-
-
-def reason_phrase(status):
-    phrase = REASON_PHRASES.get(status)
-    if phrase:
-        return phrase
-    cls = status // 100
-    return _CLASS_PHRASES[cls] if 0 < cls < 7 else "Unknown"
-
-
-class MessageError(Exception):
-    """A message the stack cannot accept, and what to answer.
-
-    status: the response to send (400, 413, 416, 505, ...) or None when
-    nothing must be sent (a response, or a request without a usable Via).
-    reason: the reason phrase for that status line; detail: human text;
-    request: the partly parsed Request when a response can be built.
-    fatal: True only from StreamFramer, when the stream cannot go on.
-    """
-
-    def __init__(self, status, reason, detail, request=None):
-        super().__init__(detail)
-        self.status = status
-        self.reason = reason
-        self.detail = detail
-        self.request = request
-        self.fatal = False  # set by the stream framer when the stream is lost
-
-    def response(self, to_tag=None):
-        """The error response ready to send, or None."""
-        if self.status is None or self.request is None:
-            return None
-        return make_response(self.request, self.status, self.reason, to_tag=to_tag)
-
-    def __repr__(self):
-        return "MessageError(%r, %r, %r)" % (self.status, self.reason, self.detail)
-
 
 # --------------------------------------------------------------------------
 # header text <-> bytes
@@ -393,35 +331,38 @@ class _Message:
 
     def _serialize(self, start_line):
         body = self.body
-        length = str(len(body))
-        lines = [start_line]
-        done = False
         keys = self.headers._keys
         fields = self.headers._fields
-        for i in range(len(keys)):
-            name, value = fields[i]
-            if keys[i] == "content-length":
-                if done:
-                    continue
-                value = length
-                done = True
-            lines.append(name + ": " + value)
-        if not done:
+        lines = [name + ": " + value for name, value in fields]
+        length = str(len(body))
+        count = keys.count("content-length")
+        if count == 0:
             lines.append("Content-Length: " + length)
-        lines.append("\r\n")
-        return encode_text("\r\n".join(lines)) + body
+        else:
+            i = keys.index("content-length")
+            lines[i] = fields[i][0] + ": " + length
+            if count > 1:
+                lines = [lines[k] for k in range(len(keys))
+                         if k <= i or keys[k] != "content-length"]
+        text = start_line + "\r\n" + "\r\n".join(lines) + "\r\n\r\n"
+        data = text.encode()
+        if len(data) != len(text):
+            data = encode_text(text)
+        return data + body if body else data
 
     def _same(self, other):
         if type(other) is not type(self) or self.body != other.body:
             return False
-        mine = [f for f, k in zip(self.headers._fields, self.headers._keys)
-                if k != "content-length"]
-        theirs = [f for f, k in zip(other.headers._fields, other.headers._keys)
-                  if k != "content-length"]
-        return mine == theirs
+        return _without_length(self.headers) == _without_length(other.headers)
 
     def __ne__(self, other):
         return not self.__eq__(other)
+
+
+def _without_length(headers):
+    keys = headers._keys
+    fields = headers._fields
+    return [fields[i] for i in range(len(keys)) if keys[i] != "content-length"]
 
 
 def _as_body(body):
@@ -550,6 +491,26 @@ class _Problem:
             self.detail = detail
 
 
+# Header names as commonly written, with their lookup keys: a hit skips the
+# name checks. Other names are checked, then keyed by header_key().
+_KNOWN_NAMES = {}
+for _name in ("Via", "From", "To", "Call-ID", "CSeq", "Contact", "Max-Forwards",
+              "Content-Length", "Content-Type", "Expires", "Allow", "Supported", "Require",
+              "Route", "Record-Route", "User-Agent", "Server", "Authorization",
+              "WWW-Authenticate", "Proxy-Authorization", "Proxy-Authenticate", "Date",
+              "Subject", "Accept", "Event", "Allow-Events", "Session-Expires", "Min-SE",
+              "RSeq", "RAck", "Call-Id", "Cseq", "Max-forwards", "Content-length",
+              "Content-type", "Record-route", "User-agent", "Organization", "Warning",
+              "Privacy", "P-Asserted-Identity", "Reason", "Refer-To", "Path",
+              "Service-Route", "Subscription-State", "Accept-Language", "Unsupported",
+              "Proxy-Require", "Content-Disposition", "Retry-After", "Timestamp",
+              "v", "f", "t", "i", "m", "l", "c", "k", "s", "o", "u", "e", "x", "r", "b"):
+    _KNOWN_NAMES[_name] = header_key(_name)
+    _KNOWN_NAMES[_name.lower()] = header_key(_name)
+_KNOWN_METHODS = ("INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "PRACK",
+                  "UPDATE", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "INFO", "PUBLISH")
+
+
 def parse_message(data, stream=False):
     """Parse one SIP message; raise MessageError (and nothing else) if it is unusable.
 
@@ -561,18 +522,7 @@ def parse_message(data, stream=False):
     except MessageError:
         raise
     except Exception as exc:  # a parser bug must never take the stack down
-        raise MessageError(None, "Bad Request", "unparsable message (%r)" % (exc,))
-
-
-def _split_head(data, start):
-    """(header bytes, body start) or None when no header section is complete."""
-    i = data.find(b"\n\r\n", start)
-    j = data.find(b"\n\n", start)
-    if i >= 0 and (j < 0 or i < j):
-        return data[start:i], i + 3
-    if j >= 0:
-        return data[start:j], j + 2
-    return None
+        raise MessageError(None, "Bad Request", "unparsable message (%r)" % (exc,)) from None
 
 
 def _parse(data, stream):
@@ -583,8 +533,8 @@ def _parse(data, stream):
     problem = _Problem()
     n = len(data)
     if n > MAX_MESSAGE_SIZE:
-        problem.note(413, "Request Entity Too Large", "message larger than %d bytes"
-                     % MAX_MESSAGE_SIZE)
+        problem.note(413, "Request Entity Too Large",
+                     "message larger than %d bytes" % MAX_MESSAGE_SIZE)
         data = data[:MAX_MESSAGE_SIZE]
         n = MAX_MESSAGE_SIZE
     start = 0
@@ -592,66 +542,76 @@ def _parse(data, stream):
         start += 1  # RFC 3261 7.5: CRLFs before the start line are ignored
     if start == n:
         raise MessageError(None, "Bad Request", "empty message")
-    split = _split_head(data, start)
-    if split is None:
+    # The header section ends at the first empty line (CRLF CRLF, or bare LFs).
+    i = data.find(b"\n\r\n", start)
+    j = data.find(b"\n\n", start)
+    if i >= 0 and (j < 0 or i < j):
+        head = data[start:i]
+        body_start = i + 3
+    elif j >= 0:
+        head = data[start:j]
+        body_start = j + 2
+    else:
         # A datagram may end right after its last header line: the packet ends the
         # header section. Anything else without the empty line is cut short.
         if stream or data[n - 1] != 10:
             problem.note(400, _bad("incomplete header section"),
                          "no empty line ends the header section")
-        head, body_start = data[start:n], n
+        head = data[start:n]
+        body_start = n
         if head[-1:] == b"\n":
             head = head[:-1]
-    else:
-        head, body_start = split
     if head[-1:] == b"\r":
         head = head[:-1]
     text = decode_text(head)
     lines = text.split("\r\n")
-    if text.count("\n") != len(lines) - 1 or text.count("\r") != len(lines) - 1:
+    count = len(lines) - 1
+    if text.count("\n") != count or text.count("\r") != count:
         lines = _split_lenient(text, problem)
     msg = _start_line(lines[0], problem)
-    fields, keys = _header_lines(lines, problem)
+    fields, keys = _header_lines(lines, len(text) > MAX_HEADER_LINE, problem)
     headers = msg.headers
     headers._fields = fields
     headers._keys = keys
-    headers._cache = cache = {}
     is_request = msg.is_request
-    via_ok = _check_headers(msg, fields, keys, cache, problem)
+    via_ok = _check_headers(msg, fields, keys, problem)
     # The body (RFC 3261 18.3).
     available = n - body_start
     if "content-length" in keys:
-        if keys.count("content-length") > 1:
-            problem.note(400, _bad("duplicate Content-Length header"),
-                         "more than one Content-Length")
-            length = 0
-        else:
+        value = _single(fields, keys, "content-length", "Content-Length", problem, False)
+        if not is_digits(value) or len(value) > 10:
             try:
-                length = parse_uint(fields[keys.index("content-length")][1], MAX_UINT32)
+                length = parse_uint(value, MAX_UINT32)
             except SipSyntaxError:
                 problem.note(400, _bad("malformed Content-Length header"),
                              "Content-Length is not a non-negative number")
                 length = 0
+        else:
+            length = int(value)
         if length > MAX_MESSAGE_SIZE:
-            problem.note(413, "Request Entity Too Large", "Content-Length %d too large"
-                         % length)
+            problem.note(413, "Request Entity Too Large",
+                         "Content-Length %d too large" % length)
         elif length > available:
             problem.note(400, _bad("Content-Length larger than body"),
                          "Content-Length %d but %d bytes of body" % (length, available))
-        else:
+        elif length:
             msg.body = data[body_start : body_start + length]
     elif stream:
         problem.note(400, _bad("missing Content-Length header"),
                      "a message on a stream needs Content-Length")
-    else:
+    elif available:
         msg.body = data[body_start:]
-    if is_request and problem.status is None:
-        scheme = msg.uri[: msg.uri.find(":")].lower()
-        if scheme not in SUPPORTED_SCHEMES:
-            problem.note(416, "Unsupported URI Scheme",
-                         "Request-URI scheme %r not supported" % scheme)
     if problem.status is None:
-        return msg
+        if not is_request:
+            return msg
+        uri = msg.uri
+        if uri[:4] == "sip:" or uri[:5] == "sips:":
+            return msg
+        scheme = uri[: uri.find(":")].lower()
+        if scheme in SUPPORTED_SCHEMES:
+            return msg
+        problem.note(416, "Unsupported URI Scheme",
+                     "Request-URI scheme %r not supported" % scheme)
     if not is_request:
         raise MessageError(None, problem.reason, problem.detail)
     if not via_ok:
@@ -661,9 +621,8 @@ def _parse(data, stream):
 
 def _split_lenient(text, problem):
     """Header lines ended by CRLF or by a bare LF; a bare CR is an error."""
-    lines = text.split("\n")
     out = []
-    for line in lines:
+    for line in text.split("\n"):
         if line[-1:] == "\r":
             line = line[:-1]
         if "\r" in line:
@@ -676,39 +635,41 @@ def _split_lenient(text, problem):
 def _start_line(line, problem):
     if line[:4].upper() == "SIP/":
         version, _, rest = line.partition(" ")
-        rest = rest.lstrip(" ")
         code = rest[:3]
         after = rest[3:]
-        if not is_digits(code) or not "1" <= code[0] <= "6" or (after and after[0] != " "):
+        if (not is_digits(code) or not "1" <= code[0] <= "6" or (after and after[0] != " ")):
             problem.note(400, _bad("malformed status line"), "bad status code in %r" % line)
             status = 0
         else:
             status = int(code)
         msg = Response(status, after[1:])
-        msg.version = _version(version, problem, line)
+        if version != SIP_VERSION:
+            msg.version = _version(version, problem, line)
         return msg
-    words = [w for w in line.split(" ") if w]
-    if len(words) != 3:
-        problem.note(400, _bad("malformed Request-Line"),
-                     "Request-Line needs method, Request-URI and version: %r" % line)
-        words = (words + ["", "", ""])[:3]
-        if words[2][:4].upper() != "SIP/":
-            words[2] = SIP_VERSION
+    words = line.split(" ")
+    if len(words) != 3 or not words[0] or not words[1]:
+        # Extra spaces between the elements are tolerated (RFC 4475 3.1.2.9, 3.1.2.10).
+        words = [w for w in words if w]
+        if len(words) != 3:
+            problem.note(400, _bad("malformed Request-Line"),
+                         "Request-Line needs method, Request-URI and version: %r" % line)
+            words = (words + ["", "", ""])[:3]
+            if words[2][:4].upper() != "SIP/":
+                words[2] = SIP_VERSION
     method, uri, version = words
     msg = Request(method, uri)
-    msg.version = _version(version, problem, line)
-    if not is_token(method):
+    if version != SIP_VERSION:
+        msg.version = _version(version, problem, line)
+    if method not in _KNOWN_METHODS and not is_token(method):
         problem.note(400, _bad("malformed method"), "bad method %r" % method)
     try:
-        parse_uri(uri)
+        check_uri(uri)
     except SipSyntaxError as exc:
         problem.note(400, _bad("malformed Request-URI"), str(exc))
     return msg
 
 
 def _version(version, problem, line):
-    if version == SIP_VERSION:
-        return version
     major, dot, minor = version[4:].partition(".")
     if version[:4].upper() != "SIP/" or not dot or not is_digits(major) or not is_digits(minor):
         problem.note(400, _bad("malformed SIP version"), "bad version in %r" % line)
@@ -719,47 +680,50 @@ def _version(version, problem, line):
     return SIP_VERSION
 
 
-def _header_lines(lines, problem):
+def _header_lines(lines, check_length, problem):
     fields = []
     keys = []
+    known = _KNOWN_NAMES
+    broken = 0  # len(fields) after the last bad line: nothing to fold onto
     folded = False
-    last = None
-    for i in range(1, len(lines)):
-        line = lines[i]
-        if len(line) > MAX_HEADER_LINE:
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        key = known.get(name)
+        if key is not None and colon and not check_length:
+            fields.append([name, value.strip(" \t")])
+            keys.append(key)
+            continue
+        # The unusual cases: folding, white space before the colon, other names.
+        if check_length and len(line) > MAX_HEADER_LINE:
             problem.note(413, "Request Entity Too Large - header line too long",
                          "header line of %d characters" % len(line))
+            broken = len(fields)
             continue
         first = line[:1]
         if first == " " or first == "\t":
-            if last is None:
-                problem.note(400, _bad("continuation before first header"),
+            if len(fields) == broken:
+                problem.note(400, _bad("continuation without a header"),
                              "folded line without a header")
             else:
-                last[1] = last[1] + line
+                fields[-1][1] += line
                 folded = True
             continue
-        colon = line.find(":")
-        if colon <= 0:
-            problem.note(400, _bad("malformed header line"), "no header name: %r" % line[:80])
-            last = None
+        if not colon:
+            problem.note(400, _bad("malformed header line"), "no colon in %r" % line[:80])
+            broken = len(fields)
             continue
-        name = line[:colon]
-        if name[-1] == " " or name[-1] == "\t":
-            name = name.rstrip(" \t")
-        key = header_key(name)
-        if not is_token(name):
+        name = name.rstrip(" \t")
+        if key is None and not is_token(name):
             problem.note(400, _bad("malformed header name"), "bad header name %r" % name[:80])
-            last = None
+            broken = len(fields)
             continue
-        last = [name, line[colon + 1 :].strip(" \t")]
-        fields.append(last)
-        keys.append(key)
+        fields.append([name, value.strip(" \t")])
+        keys.append(header_key(name))
     if folded:
         for field in fields:
-            value = field[1]
-            field[1] = value.strip(" \t")
-            if len(field[1]) > MAX_HEADER_LINE:
+            value = field[1].strip(" \t")
+            field[1] = value
+            if len(value) > MAX_HEADER_LINE:
                 problem.note(413, "Request Entity Too Large - header too long",
                              "folded header of %d characters" % len(value))
     if len(fields) > MAX_HEADER_COUNT:
@@ -781,71 +745,73 @@ def _single(fields, keys, key, name, problem, required):
     return None
 
 
-def _check_headers(msg, fields, keys, cache, problem):
-    """Read the headers every message needs; return whether the top Via is usable."""
-    # Via: every value must parse; an answer only needs the top sent-by.
+def _all(fields, keys, key):
+    if keys.count(key) == 1:
+        return [fields[keys.index(key)][1]]
+    return [fields[i][1] for i in range(len(keys)) if keys[i] == key]
+
+
+def _check_headers(msg, fields, keys, problem):
+    """Check the headers every message needs; return whether the top Via is usable."""
     via_ok = False
     if "via" in keys:
-        vias = []
+        values = _all(fields, keys, "via")
         try:
-            for i in range(len(keys)):
-                if keys[i] == "via":
-                    vias.extend(parse_via_list(fields[i][1]))
-            cache["via"] = vias
+            for value in values:
+                check_via_list(value)
             via_ok = True
         except SipSyntaxError as exc:
             problem.note(400, _bad("malformed Via header"), str(exc))
-            via_ok = _top_via_usable(fields[keys.index("via")][1])
+            via_ok = _top_via_usable(values[0])
     else:
         problem.note(400, _bad("missing Via header"), "no Via header")
     for key, name in (("from", "From"), ("to", "To")):
-        value = _single(fields, keys, key, name, problem, True)
+        if keys.count(key) == 1:
+            value = fields[keys.index(key)][1]
+        else:
+            value = _single(fields, keys, key, name, problem, True)
         if value is not None:
             try:
-                cache[key] = parse_name_addr(value)
+                check_name_addr(value)
             except SipSyntaxError as exc:
                 problem.note(400, _bad("malformed %s header" % name), str(exc))
-    value = _single(fields, keys, "call-id", "Call-ID", problem, True)
+    if keys.count("call-id") == 1:
+        value = fields[keys.index("call-id")][1]
+    else:
+        value = _single(fields, keys, "call-id", "Call-ID", problem, True)
+    if value is not None and (not value or " " in value or "\t" in value):
+        problem.note(400, _bad("malformed Call-ID header"), "bad Call-ID %r" % value)
+    if keys.count("cseq") == 1:
+        value = fields[keys.index("cseq")][1]
+    else:
+        value = _single(fields, keys, "cseq", "CSeq", problem, True)
     if value is not None:
-        if not value or " " in value or "\t" in value:
-            problem.note(400, _bad("malformed Call-ID header"), "bad Call-ID %r" % value)
-        else:
-            cache["call-id"] = value
-    value = _single(fields, keys, "cseq", "CSeq", problem, True)
-    if value is not None:
-        try:
-            cseq = cache["cseq"] = parse_cseq(value)
-            if msg.is_request and cseq[1] != msg.method:
-                problem.note(400, _bad("CSeq method does not match"),
-                             "CSeq method %s in a %s request" % (cseq[1], msg.method))
-        except SipSyntaxError as exc:
-            problem.note(400, _bad("malformed CSeq header"), str(exc))
-    value = _single(fields, keys, "max-forwards", "Max-Forwards", problem, False)
-    if value is not None:
-        try:
-            parse_uint(value, 255)
-        except SipSyntaxError as exc:
-            problem.note(400, _bad("malformed Max-Forwards header"), str(exc))
-    value = _single(fields, keys, "expires", "Expires", problem, False)
-    if value is not None:
-        try:
-            parse_uint(value, MAX_UINT32)
-        except SipSyntaxError as exc:
-            problem.note(400, _bad("malformed Expires header"), str(exc))
+        number, sp, method = value.partition(" ")
+        if not (sp and is_digits(number) and len(number) < 10 and
+                (method == msg.method if msg.is_request else is_token(method))):
+            try:
+                method = parse_cseq(value)[1]
+                if msg.is_request and method != msg.method:
+                    problem.note(400, _bad("CSeq method does not match"),
+                                 "CSeq method %s in a %s request" % (method, msg.method))
+            except SipSyntaxError as exc:
+                problem.note(400, _bad("malformed CSeq header"), str(exc))
+    for key, name, limit in (("max-forwards", "Max-Forwards", 255),
+                             ("expires", "Expires", MAX_UINT32)):
+        if key in keys:
+            value = _single(fields, keys, key, name, problem, False)
+            try:
+                parse_uint(value, limit)
+            except SipSyntaxError as exc:
+                problem.note(400, _bad("malformed %s header" % name), str(exc))
     if "contact" in keys:
+        values = _all(fields, keys, "contact")
         try:
-            contacts = []
-            for i in range(len(keys)):
-                if keys[i] == "contact":
-                    contacts.extend(parse_contacts(fields[i][1]))
-            if "*" in contacts and len(contacts) > 1:
+            stars = 0
+            for value in values:
+                stars += check_contacts(value)
+            if stars and (len(values) > 1 or len(split_list(values[0])) > 1):
                 raise SipSyntaxError("Contact * must stand alone")
-            for contact in contacts:
-                if contact != "*":
-                    expires = contact.param("expires")
-                    if expires is not None:
-                        parse_uint(expires, MAX_UINT32)
-            cache["contact"] = contacts
         except SipSyntaxError as exc:
             problem.note(400, _bad("malformed Contact header"), str(exc))
     return via_ok
@@ -863,3 +829,10 @@ def _top_via_usable(text):
         return True
     except SipSyntaxError:
         return False
+
+
+__all__ = (
+    "MAX_HEADER_COUNT", "MAX_HEADER_LINE", "MAX_MESSAGE_SIZE", "REASON_PHRASES", "SIP_VERSION",
+    "Headers", "MessageError", "Request", "Response", "SipSyntaxError", "decode_text",
+    "encode_text", "make_response", "parse_message", "reason_phrase",
+)

@@ -328,6 +328,11 @@ class Session:
                 wait = 2.0 * self.ua.rand_unit()
             self.update_retry_at = now + wait
             return
+        retry_after = _retry_after(response) if status in (500, 503) else None
+        if retry_after is not None:
+            # 14.2: the peer was still busy with an earlier INVITE; try again.
+            self.update_retry_at = now + retry_after
+            return
         if status in (408, 481):
             # 12.2.1.2: the dialog is gone (or unreachable).
             if status == 408:
@@ -345,3 +350,14 @@ class Session:
         sent = self.acks.get((response.to_addr().tag, response.cseq()[0]))
         if sent is not None:
             self.ua.resend(sent[0], sent[1])
+
+
+def _retry_after(response):
+    """Seconds from a Retry-After header (at most 32), or None."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    digits = value.split(";")[0].split("(")[0].strip()
+    if not digits.isdigit() or len(digits) > 6:
+        return None
+    return min(int(digits), 32)

@@ -161,13 +161,15 @@ class UdpEndpoint:
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
-        self.sock.bind((address, port))
-        self.port = self.sock.getsockname()[1]
+        self.sock.bind(socket.getaddrinfo(address, port)[0][-1])
+        self.port = port
+        if port == 0:
+            self.port = self.sock.getsockname()[1]  # layercheck: ignore[mpy-method] port 0 is for tests on CPython
         self._task = None
 
     def sendto(self, data, host, port):
         try:
-            self.sock.sendto(data, (host, port))
+            self.sock.sendto(data, socket.getaddrinfo(host, port)[0][-1])
             return True
         except OSError:
             return False

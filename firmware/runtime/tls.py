@@ -19,6 +19,8 @@ REASON_REFUSED = "refused"
 REASON_TIMEOUT = "timed out"
 REASON_RESET = "reset"
 
+_EPIPE = getattr(errno, "EPIPE", 32)   # absent from MicroPython's errno
+
 # OpenSSL X509_V_ERR_* codes that matter to a phone user.
 _X509_EXPIRED = (10,)                  # certificate has expired
 _X509_NOT_YET_VALID = (9,)
@@ -89,7 +91,7 @@ def classify_error(exc):
         number = first if isinstance(first, int) else None
     if number == errno.ECONNREFUSED:
         return REASON_REFUSED
-    if number in (errno.ECONNRESET, errno.EPIPE):
+    if number in (errno.ECONNRESET, _EPIPE):
         return REASON_RESET
     if number == errno.ETIMEDOUT or type(exc).__name__ == "TimeoutError":
         return REASON_TIMEOUT

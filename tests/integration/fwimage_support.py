@@ -19,7 +19,7 @@ sys.path.insert(0, PROJECT)
 
 from tools.fwimg import build, keys  # noqa: E402
 
-FAKE_MAIN = '''"""Stand-in firmware for boot tests (behaviour %(behaviour)s)."""
+FAKE_MAIN = '''"""Stand-in firmware for boot tests (behaviour BEHAVIOUR)."""
 import os
 import sys
 import time
@@ -27,9 +27,9 @@ import time
 import firmware
 
 with open(os.environ["FAKE_FIRMWARE_LOG"], "a") as log:
-    log.write("started %%s trial=%%s args=%%s\\n" % (
+    log.write("started %s trial=%s args=%s\\n" % (
         firmware.__version__, os.environ.get("DESKPHONE_TRIAL"), " ".join(sys.argv[1:])))
-behaviour = %(behaviour)r
+behaviour = "BEHAVIOUR"
 if behaviour == "confirm":
     from firmware.runtime import slots
     slots.confirm_from_environment()
@@ -79,7 +79,7 @@ def make_source(directory, version="1.0.0", behaviour="confirm"):
     with open(os.path.join(fw, "__init__.py"), "w") as fh:
         fh.write('"""Stand-in firmware."""\n\n__version__ = "%s"\n' % version)
     with open(os.path.join(fw, "__main__.py"), "w") as fh:
-        fh.write(FAKE_MAIN % {"behaviour": behaviour})
+        fh.write(FAKE_MAIN.replace("BEHAVIOUR", behaviour))
     with open(os.path.join(fw, "runtime", "__init__.py"), "w") as fh:
         fh.write('"""runtime."""\n')
     shutil.copy(os.path.join(PROJECT, "firmware", "runtime", "slots.py"),

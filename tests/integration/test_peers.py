@@ -380,6 +380,33 @@ def test_call_to_sipp_uas_through_proxy(tmp_path, kam, certs, challenge):
         phone.close()
 
 
+def invite_final(phone, target, extra_headers=()):
+    """Send one INVITE (and the ACK of a failure); return the final response."""
+    branch, call_id = secrets.token_hex(6), secrets.token_hex(8)
+    phone.request("INVITE", target, "<%s>" % target, ["Contact: " + phone.contact]
+                  + list(extra_headers), sdp(4000), branch=branch, call_id=call_id)
+    reply = phone.final_response()
+    if reply.status >= 300:
+        phone.request("ACK", target, reply.get("To"), cseq=phone.cseq, branch=branch,
+                      call_id=call_id)
+    return reply
+
+
+@pytest.mark.parametrize("one_time_nonce", [False, True], ids=["nonce-reuse", "one-time-nonce"])
+def test_reused_invite_credentials_depend_on_one_time_nonce(tmp_path, certs, one_time_nonce):
+    with Kamailio(tmp_path, certs, users=USERS, one_time_nonce=one_time_nonce) as k:
+        phone = registered_phone(k, certs)
+        target = "sip:bob@%s" % DOMAIN        # not registered: accepted credentials give 404
+        challenge = invite_final(phone, target)
+        assert challenge.status == 407
+        auth = "Proxy-Authorization: " + digest_header(
+            challenge.get("Proxy-Authenticate"), "INVITE", target, "alice", "secret")
+        assert invite_final(phone, target, [auth]).status == 404
+        again = invite_final(phone, target, [auth])
+        assert again.status == (407 if one_time_nonce else 404), again.raw
+        phone.close()
+
+
 def answer_incoming_call(phone, timeout=10):
     """Answer the INVITE arriving on the phone's connection; return the requests seen."""
     invite = phone.recv(timeout)

@@ -293,8 +293,6 @@ def test_micropython_rule_fires_on_its_line(tmp_path, code, rule):
 
 @pytest.mark.parametrize("code,rule", MPY_CASES)
 def test_micropython_rules_skip_the_rpi_backend(tmp_path, code, rule):
-    if rule in ("mpy-syntax",):
-        pytest.skip("the rpi backend is CPython: any syntax goes")
     found = findings(tmp_path, "firmware/hal/rpi/thing.py", PRELUDE + code + "\n")
     assert not [f for f in found if f[1].startswith("mpy")], found
 
@@ -341,6 +339,27 @@ def test_clean_micropython_code_passes(tmp_path):
     assert findings(tmp_path, "firmware/drivers/thing.py", text) == []
 
 
+def test_slicing_known_lists_is_not_reported(tmp_path):
+    text = textwrap.dedent("""
+        \"\"\"Doc.\"\"\"
+
+
+        class Queue:
+            def __init__(self):
+                self.items = []
+                self.buf = bytearray(8)
+
+            def drain(self):
+                out = self.items[:]
+                del self.items[:]
+                back = sorted(out)[::-1]
+                del self.buf[:2]
+                return back, self.buf[::2]
+    """)
+    assert findings(tmp_path, "firmware/core/queue.py", text) == [
+        (13, "mpy-slice"), (14, "mpy-slice")]
+
+
 def test_cpython_only_code_under_a_micropython_guard_passes(tmp_path):
     text = PRELUDE + textwrap.dedent("""
         from firmware.compat import MICROPYTHON
@@ -367,6 +386,7 @@ def test_cpython_only_code_under_a_micropython_guard_passes(tmp_path):
         if hasattr(os, "path"):
             sep = os.path.sep
         x = time.strftime("%H") if hasattr(time, "strftime") else ""
+        y = time.ticks_ms() if MICROPYTHON else time.monotonic()
     """)
     assert findings(tmp_path, "firmware/drivers/thing.py", text) == []
 

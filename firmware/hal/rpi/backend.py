@@ -127,8 +127,11 @@ class RpiBackend(Backend):
             self._pins = {}
 
 
-def make_backend(board, gpio=None, serial_module=None):
-    """The Pi backend; ``gpio``/``serial_module`` default to RPi.GPIO and pyserial."""
+def make_backend(board, clock=None, gpio=None, serial_module=None):
+    """The Pi backend; ``gpio``/``serial_module`` default to RPi.GPIO and pyserial.
+
+    ``clock`` is accepted for symmetry with the simulator and unused: real
+    hardware keeps real time."""
     if gpio is None:
         import RPi.GPIO as gpio
     if serial_module is None:

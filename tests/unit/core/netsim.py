@@ -12,7 +12,9 @@ flow (a modelled TLS/TCP connection) arrive once and in order.
 
 A node is any object with ``addr`` ("host:port"), ``deliver(data, source,
 reliable, now)``, ``next_deadline()``, ``on_timer(now)`` and ``flush(sim)``
-(hand its pending output to the network). ``UaNode`` wraps a UserAgent.
+(hand its pending output to the network). ``UaNode`` wraps a UserAgent and
+records every command and event it produced (or, with ``cc`` set, the
+events of that call-control object).
 """
 
 from firmware.core.commands import PROXY, Datagram, Flow, Send
@@ -70,6 +72,7 @@ class Network:
         self.lost = 0
         self.log = []           # (time, src, dst, first line) of every packet sent
         self.flow_ready = {}    # flow id -> earliest delivery time (keeps order)
+        self.drop = None        # drop(src, dst, data) -> True loses that datagram
 
     def attach(self, node):
         self.nodes[node.addr] = node
@@ -85,7 +88,7 @@ class Network:
     def send_datagram(self, src, dst, data, now):
         self.sent += 1
         self.log.append((now, src, dst, first_line(data)))
-        if self.rng.random() < self.loss:
+        if self.rng.random() < self.loss or (self.drop is not None and self.drop(src, dst, data)):
             self.lost += 1
             return
         self._queue(now + self._delay(), src, dst, data, None)
@@ -153,6 +156,7 @@ class UaNode:
         self.events = []          # every event the UA gave
         self.fail_targets = []    # targets whose sends fail (transport error)
         self.last_src = None
+        self.cc = None            # an app-level object draining the UA's events
 
     def deliver(self, data, source, reliable, now):
         if reliable and isinstance(source, Flow):
@@ -174,7 +178,8 @@ class UaNode:
     def flush(self, sim):
         for _ in range(100):
             commands = self.ua.commands()
-            self.events.extend(self.ua.events())
+            # With a call-control layer on top, it consumes the UA's events.
+            self.events.extend(self.cc.events() if self.cc is not None else self.ua.events())
             if not commands:
                 return
             for cmd in commands:
@@ -218,6 +223,47 @@ class UaNode:
     def names(self):
         """Names of the events seen so far."""
         return [e.name for e in self.events]
+
+
+class RawNode:
+    """A scripted peer: sends the bytes a test gives it, keeps what arrives."""
+
+    def __init__(self, host, port):
+        self.addr = addr_of(host, port)
+        self.host = host
+        self.port = port
+        self.outbox = []
+        self.received = []          # parsed messages, in arrival order
+        self.last_src = None
+
+    def send(self, dst, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.outbox.append((dst, data))
+
+    def deliver(self, data, source, reliable, now):
+        from firmware.core.message import parse_message
+        self.received.append(parse_message(data))
+
+    def responses(self, status=None):
+        return [m for m in self.received
+                if not m.is_request and (status is None or m.status == status)]
+
+    def requests(self, method=None):
+        return [m for m in self.received
+                if m.is_request and (method is None or m.method == method)]
+
+    def next_deadline(self):
+        return None
+
+    def on_timer(self, now):
+        pass
+
+    def flush(self, sim):
+        out = self.outbox
+        self.outbox = []
+        for dst, data in out:
+            sim.net.send_datagram(self.addr, dst, data, sim.now)
 
 
 class Sim:

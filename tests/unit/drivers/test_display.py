@@ -73,12 +73,12 @@ def test_short_gap_is_rewritten_long_gap_is_jumped():
     display.set_line(0, "0123456789")
     display.flush()
     display.write(0, 1, "A")
-    display.write(0, 4, "B")  # gap of two: rewrite "23" (2) instead of a jump (2)
-    assert sent(uart, display.flush) == 2 + 4
+    display.write(0, 3, "B")  # gap of one: rewrite "2" (1 byte) rather than jump (2)
+    assert sent(uart, display.flush) == 2 + 3
     display.write(0, 1, "C")
     display.write(0, 8, "D")  # gap of six: two runs
     assert sent(uart, display.flush) == 2 + 1 + 2 + 1
-    assert sim.screen_text()[0] == "0C23B567D9      "
+    assert sim.screen_text()[0] == "0C2B4567D9      "
 
 
 def test_cursor_position_is_remembered_between_flushes():
@@ -163,4 +163,4 @@ def test_geometry_is_checked():
             CharDisplay(uart, cols, rows)
         except ValueError:
             continue
-        assert False, "%dx%d was accepted" % (cols, rows)
+        raise AssertionError("%dx%d was accepted" % (cols, rows))

@@ -212,4 +212,4 @@ def test_layout_must_match_wiring():
     except ValueError as e:
         assert "rows" in str(e)
     else:
-        assert False, "a layout with too few rows was accepted"
+        raise AssertionError("a layout with too few rows was accepted")

@@ -108,7 +108,7 @@ def test_unknown_led_is_an_error():
     except ValueError as e:
         assert "mute" in str(e)
     else:
-        assert False, "an unknown LED was accepted"
+        raise AssertionError("an unknown LED was accepted")
 
 
 def test_cadence_multi_step_pattern():
@@ -146,4 +146,4 @@ def test_bad_cadences_are_refused():
             Cadence(bad)
         except ValueError:
             continue
-        assert False, "cadence %r was accepted" % (bad,)
+        raise AssertionError("cadence %r was accepted" % (bad,))

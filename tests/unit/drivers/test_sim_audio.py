@@ -36,7 +36,7 @@ def test_silence_and_playback_into_memory():
     except ValueError:
         pass
     else:
-        assert False, "a short period was accepted"
+        raise AssertionError("a short period was accepted")
 
 
 def test_capture_is_paced_by_the_virtual_clock():
@@ -77,4 +77,4 @@ def test_device_must_be_open():
     except OSError:
         pass
     else:
-        assert False, "read from a closed device"
+        raise AssertionError("read from a closed device")

@@ -79,7 +79,7 @@ def test_unknown_pin_numbers_are_refused():
     except ValueError as e:
         assert "99" in str(e)
     else:
-        assert False, "pin 99 was handed out"
+        raise AssertionError("pin 99 was handed out")
 
 
 def test_back_door_refuses_what_the_board_lacks():
@@ -89,7 +89,7 @@ def test_back_door_refuses_what_the_board_lacks():
             action()
         except ValueError:
             continue
-        assert False, "the back door invented hardware"
+        raise AssertionError("the back door invented hardware")
 
 
 def test_loopback_carries_bytes_both_ways_in_order():
@@ -201,4 +201,4 @@ def test_external_clock_drives_the_bounce():
     except RuntimeError:
         pass
     else:
-        assert False, "virtual time moved under an external clock"
+        raise AssertionError("virtual time moved under an external clock")
