@@ -51,6 +51,7 @@ class Session:
         self.update_tx = None        # our re-INVITE
         self.update_kind = None      # HOLD / RESUME wanted by it
         self.update_retry_at = None  # glare back-off (RFC 3261 14.1)
+        self.update_deferred = False # waiting for the ACK of the peer's INVITE
         self.pending_2xx = None      # (server tx, 2xx) waiting for its ACK
         self.offer_in_2xx = False    # that 2xx carried our offer: the ACK answers
         self.retx_at = None
@@ -96,7 +97,10 @@ class Session:
         if self.update_retry_at is not None and now >= self.update_retry_at:
             self.update_retry_at = None
             if self.state == CONFIRMED and self.update_tx is None and self.update_kind:
-                self._send_update(self.update_kind, now)
+                if self.pending_2xx is not None:
+                    self.update_deferred = True
+                else:
+                    self._send_update(self.update_kind, now)
 
     # -- operations ------------------------------------------------------------------
 
@@ -118,11 +122,15 @@ class Session:
         return self._start_update(RESUME, now)
 
     def _start_update(self, kind, now):
-        if self.state != CONFIRMED or self.update_tx is not None or self.pending_2xx:
+        if self.state != CONFIRMED or self.update_tx is not None or self.update_deferred:
             return False
         self.update_kind = kind
         self.update_retry_at = None
-        self._send_update(kind, now)
+        if self.pending_2xx is not None:
+            # The peer's INVITE is not ACKed yet (14.1): ours goes after the ACK.
+            self.update_deferred = True
+        else:
+            self._send_update(kind, now)
         return True
 
     def _send_update(self, kind, now):
@@ -264,6 +272,9 @@ class Session:
         self._acked(now, negotiated)
 
     def _acked(self, now, negotiated):
+        if self.update_deferred and self.state == CONFIRMED:
+            self.update_deferred = False
+            self._send_update(self.update_kind, now)
         if self.state == ANSWERED:
             self.state = CONFIRMED
             self._emit(ev.CONNECTED)

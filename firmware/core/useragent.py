@@ -28,7 +28,6 @@ merged requests, and the error response MessageError names for malformed
 requests.
 """
 
-from firmware.core import uaevents as ev
 from firmware.core.commands import PROXY, Datagram, Send, as_target
 from firmware.core.dialog import dialog_key
 from firmware.core.digest import DigestClient
@@ -301,8 +300,12 @@ class UserAgent:
         for key in [k for k in self.dialogs if self.dialogs[k] is session]:
             del self.dialogs[key]
 
-    # server transaction owner for requests the UA answers itself
+    # The owner of transactions nobody else cares about (requests the UA
+    # answers itself, requests sent on nobody's behalf).
     def on_server_failure(self, tx, reason, now):
+        pass
+
+    def on_response(self, tx, response, now):
         pass
 
     # -- incoming messages ----------------------------------------------------------

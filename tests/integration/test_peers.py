@@ -313,6 +313,7 @@ def test_register_with_digest(kam, phone):
     assert ok.status == 200, ok.raw
     assert "127.0.0.1:%d" % phone.contact_port in ok.get("Contact")
     assert "sip:alice@127.0.0.1:%d" % phone.contact_port in kam.locations("alice")
+    assert phone.local_port in [c["src_port"] for c in kam.tls_connections()]
 
 
 def test_register_with_wrong_password_is_refused(kam, phone):
@@ -506,22 +507,34 @@ def test_without_reuse_signals_the_proxy_fails_the_call_rather_than_connect(
         listener.close()
 
 
-def test_flow_token_brings_the_far_end_bye_over_the_connection(tmp_path, bare_kam, certs):
-    phone = registered_phone(bare_kam, certs, contact_params=";ob",
-                             contact_header_params=INSTANCE, supported="outbound, path")
+@pytest.mark.parametrize("proxy,phone_options", [
+    ("kam", {}),
+    ("bare_kam", {"contact_params": ";ob", "contact_header_params": INSTANCE,
+                  "supported": "outbound, path"}),
+], ids=["contact-alias", "rfc5626-flow-token"])
+def test_far_end_bye_comes_over_the_phone_connection(request, tmp_path, certs, proxy,
+                                                     phone_options):
+    kam = request.getfixturevalue(proxy)
+    listener = PhoneListener()
+    phone = registered_phone(kam, certs, contact_port=listener.port, **phone_options)
+    opened_before = kam.opened_connections
     try:
         with Sipp.uas(tmp_path, hangup=True, hold_ms=200) as uas:
-            bare_kam.set_remote_port(uas.port)
+            kam.set_remote_port(uas.port)
             ok, rtp = place_call(phone, "sip:carol@remote.test", challenge_expected=True)
             rtp.close()
-            assert all("@" in r for r in ok.all("Record-Route")), "no flow token in " + str(ok)
+            if "contact_params" in phone_options:
+                assert all("@" in r for r in route_set(ok)), "no flow token: %s" % ok.raw
             in_dialog(phone, "ACK", ok, phone.cseq)
             bye = phone.recv(10)
             assert bye.method == "BYE", bye.raw
             phone.respond(bye, 200, "OK", contact=False)
             assert uas.wait(20) == 0, uas.report()
+        assert not listener.connection_attempted()
+        assert kam.opened_connections == opened_before
     finally:
         phone.close()
+        listener.close()
 
 
 def test_tls_handshake_counter_counts_client_hellos(tmp_path, kam, certs):
