@@ -53,7 +53,8 @@ sim: setup
 	@exit 1
 
 image: venv
-	$(PY) tools/fwimage build --board boards/$(BOARD).json $(if $(KEY),--key $(KEY))
+	$(PY) tools/fwimage build --board boards/$(BOARD).json $(if $(KEY),--key $(KEY)) \
+	  $(if $(filter 1 yes,$(PRECOMPILE)),--precompile)
 
 bench: venv
 	$(PY) -m pip install -q -r requirements/bench.txt

@@ -256,9 +256,9 @@ class Kamailio:
                           round trip for every REGISTER and INVITE)
       qop                 offer qop=auth in challenges
       verify_client       require and verify a client certificate (mutual TLS)
-      fix_contacts        make Kamailio reach a TLS phone through its connection by itself
-                          (received on REGISTER, ;alias on contacts); off: the phone must
-                          use RFC 5626 (;ob, reg-id) or Via ;alias
+      fix_contacts        reach every TLS phone through its own connection, whatever it
+                          sends (received on REGISTER, ;alias on contacts); off: only a
+                          phone using RFC 5626 (;ob, reg-id) or Via ;alias is reached so
       no_connect          never open a TCP/TLS connection towards a client
       flow_timer          Flow-Timer header value in 200 to REGISTER (0: none)
       server_cert         certificate name in the CertSet the proxy presents: 'proxy', or
@@ -296,9 +296,10 @@ class Kamailio:
         self.log_path = os.path.join(self.workdir, "kamailio.log")
         self.run_dir = os.path.join(self.workdir, "run")
         # unix socket paths are limited to 107 bytes: fall back to a short directory
+        self._short_dir = None
         ctl_dir = self.run_dir
         if len(os.path.join(ctl_dir, "ctl.sock")) > 100:
-            ctl_dir = tempfile.mkdtemp(prefix="kamctl-")
+            ctl_dir = self._short_dir = tempfile.mkdtemp(prefix="kamctl-")
         self.ctl_socket = os.path.join(ctl_dir, "ctl.sock")
         self.proc = None
         self.starts = 0
@@ -424,14 +425,17 @@ class Kamailio:
 
     def stop(self):
         """Graceful stop (SIGTERM to the process group); returns the exit code."""
-        code = _end(self.proc, signal.SIGTERM)
-        self.proc = None
-        return code
+        return self._end(signal.SIGTERM)
 
     def kill(self):
         """Abrupt stop (SIGKILL): connections are reset without a TLS close_notify."""
-        code = _end(self.proc, signal.SIGKILL)
+        return self._end(signal.SIGKILL)
+
+    def _end(self, sig):
+        code = _end(self.proc, sig)
         self.proc = None
+        if self._short_dir:
+            shutil.rmtree(self._short_dir, ignore_errors=True)
         return code
 
     def restart(self):

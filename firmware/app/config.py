@@ -9,6 +9,7 @@ style, before it opens a socket.
 
 TRANSPORTS = ("tls", "tcp", "udp")
 PERSISTENCE = ("none", "transaction", "user")
+CODECS = ("PCMU", "PCMA")
 
 
 class ConfigError(Exception):
@@ -101,6 +102,11 @@ SCHEMA = (
         ("t4_s", ("number", 0.5, 60), 5.0),
         ("user_agent", "str", "deskphone"),
         ("instance_id", "str_or_null", None),
+        ("use_outbound", "bool", True),
+    )),
+    ("media", (
+        ("rtp_port", "port", 40000),
+        ("codecs", ("list_of", CODECS), ["PCMU", "PCMA"]),
     )),
 )
 
@@ -173,6 +179,11 @@ def _check(kind, value):
             if value not in kind[1]:
                 return "must be one of " + ", ".join('"%s"' % v for v in kind[1])
             return None
+        if kind[0] == "list_of":
+            if (not isinstance(value, list) or not value
+                    or [v for v in value if v not in kind[1]]):
+                return "must be a non-empty list of " + ", ".join('"%s"' % v for v in kind[1])
+            return None
         low, high = kind[1], kind[2]
         if not _is_number(value) or not low <= value <= high:
             return "must be a number %s..%s" % (low, high)
@@ -185,6 +196,8 @@ def _check(kind, value):
         if value == "":
             return None
         kind = kind[:-9]
+    if kind == "bool":
+        return None if isinstance(value, bool) else "must be true or false"
     if kind in ("port", "port_or_zero"):
         low = 0 if kind == "port_or_zero" else 1
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= 65535:

@@ -213,7 +213,7 @@ def test_precompiled_image_runs_under_micropython(tmp_path, keypair):
     image, _ = _build(tmp_path, board, key, source=src, extra=["--precompile"])
     manifest = json.loads(run_fwimage("show", "--json", image, check=True).stdout)
     listed = [e["path"] for e in manifest["files"]]
-    assert manifest["precompiled"] is True
+    assert manifest["precompiled"] is True and image.endswith("deskphone-sim-1.0.0-mpy.tar")
     assert "firmware/core/adder.mpy" in listed and "firmware/core/adder.py" not in listed
     assert "firmware/runtime/slots.py" in listed
     again, _ = _build(tmp_path, board, key, out="again", source=src, extra=["--precompile"])

@@ -282,7 +282,9 @@ def test_certs_are_complete_in_pem_and_der(certs):
             assert os.path.getsize(path) > 0, path
     with open(certs.der("ca"), "rb") as f:
         der = f.read()
-    assert der[0] == 0x30 and ssl.DER_cert_to_PEM_cert(der).strip() == open(certs.ca).read().strip()
+    with open(certs.ca) as f:
+        pem = f.read()
+    assert der[0] == 0x30 and ssl.DER_cert_to_PEM_cert(der).strip() == pem.strip()
 
 
 @pytest.mark.parametrize("server_cert,reason", [

@@ -38,6 +38,7 @@ EXECUTABLES = ("bin/deskphone-boot", "tools/fwimage")
 # MicroPython-clean parts (DESIGN.md); everything else stays .py for CPython.
 MPY_PARTS = ("firmware/core/", "firmware/app/", "firmware/drivers/", "firmware/hal/sim/",
              "firmware/compat.py", "firmware/hal/api.py")
+TOOLS_INIT = b'"""The installer shipped in the image (tools/fwimage, tools/fwimg)."""\n'
 _SKIP_SUFFIXES = (".pyc", ".pyo", ".mpy", "~", ".swp", ".orig", ".rej", ".tmp")
 _VERSION_RE = re.compile(r"^__version__\s*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
 
@@ -176,6 +177,8 @@ def collect_files(source, board_file, precompile=False, mpy_cross=None):
     add(BOOT_SCRIPT, _read(os.path.join(source, "deploy", "deskphone-boot")))
     add("requirements/device.txt", _read(os.path.join(source, "requirements", "device.txt")))
     add("tools/fwimage", _read(os.path.join(source, "tools", "fwimage")))
+    # a regular package, so no other ``tools`` on the phone's sys.path can shadow it
+    add("tools/__init__.py", TOOLS_INIT)
     for rel in _walk_files(source, "tools/fwimg"):
         if rel.endswith(".py"):
             add(rel, _read(os.path.join(source, rel)))
@@ -201,8 +204,8 @@ def pack(manifest, files, private_key=None):
     return encode_image(entries)
 
 
-def image_name(board, version):
-    return "deskphone-%s-%s.tar" % (board, version)
+def image_name(board, version, precompiled=False):
+    return "deskphone-%s-%s%s.tar" % (board, version, "-mpy" if precompiled else "")
 
 
 def write_atomic(path, data):
@@ -231,7 +234,7 @@ def build_image(source, board_file, out_dir, private_key=None, precompile=False,
     key = keys.key_id(private_key.public_key()) if private_key is not None else None
     manifest = manifest_mod.make_manifest(board_name(board_file), version, files, key,
                                           precompile)
-    path = os.path.join(out_dir, image_name(manifest["board"], version))
+    path = os.path.join(out_dir, image_name(manifest["board"], version, precompile))
     write_atomic(path, pack(manifest, files, private_key))
     if private_key is not None:
         verify_image(path, private_key.public_key())

@@ -82,3 +82,15 @@ def test_address_helpers():
     assert not is_ip_address("256.1.1.1") and not is_ip_address("proxy.test")
     assert is_hostname("proxy.test") and not is_hostname("-bad.test")
     assert not is_hostname("10.0.0.1")
+
+
+def test_media_and_outbound_fields():
+    document = good_document()
+    document["media"] = {"codecs": ["PCMA", "G729"], "rtp_port": 0}
+    document["sip"] = {"use_outbound": "yes"}
+    problems = problems_of(document)
+    assert 'media.codecs: must be a non-empty list of "PCMU", "PCMA"' in problems
+    assert "media.rtp_port: must be an integer 1..65535" in problems
+    assert "sip.use_outbound: must be true or false" in problems
+    config = parse_config(good_document())
+    assert config.media.codecs == ["PCMU", "PCMA"] and config.sip.use_outbound is True

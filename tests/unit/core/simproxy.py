@@ -34,7 +34,7 @@ class SimProxy:
         self.port = port
         self.addr = addr_of(host, port)
         self.domain = domain
-        self.users = users or {}      # user -> password; empty: no authentication
+        self.users = users if users is not None else {}   # empty: no authentication
         self.realm = realm
         self.auth_invite = auth_invite
         self.min_expires = min_expires
@@ -200,7 +200,7 @@ class SimProxy:
         headers = []
         for b in current:
             headers.append(("Contact", "<%s>;expires=%d" % (b.contact,
-                                                           int(b.expires_at - self.now))))
+                                                           int(b.expires_at - self.now + 0.5))))
         self._reply(request, 200, headers)
 
     def _challenge(self, request, status, header, stale):

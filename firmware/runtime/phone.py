@@ -1,0 +1,330 @@
+"""A running phone: the sans-IO user agent and proxy-link policy on real sockets.
+
+Rule: this is the only place where the core's commands become I/O and I/O
+becomes calls on the core. One loop owns everything: it takes what the
+sockets reported (an inbox filled by ``net``), feeds the core with ``now``,
+executes the commands that come out, reports events, and sleeps until the
+earliest deadline or the next report. Nothing else calls into the core, so
+there are no locks and no races.
+"""
+
+import asyncio
+
+from firmware import compat
+from firmware.app.callcontrol import CallControl
+from firmware.core.commands import PROXY, Datagram, Flow, Send, TransactionEnded, \
+    TransactionStarted
+from firmware.core.connpolicy import PONG, Close, Connect, LinkDown, LinkUp, ProxyLink, \
+    Undelivered, Write
+from firmware.core.uaconfig import UaConfig
+from firmware.core.useragent import UserAgent
+from firmware.runtime import net
+from firmware.runtime.tls import client_context, server_context
+
+CONNECT_TIMEOUT_S = 5.0
+INBOUND_IDS_START = 1000000     # inbound connection ids never collide with the link's
+
+
+def rand_token():
+    return compat.random_token(8)
+
+
+def rand_unit():
+    return int.from_bytes(compat.urandom(4), "big") / 4294967296.0
+
+
+class PhoneEvent:
+    """One line of the phone's log: ``name`` and a ``details`` string."""
+
+    __slots__ = ("time", "name", "details")
+
+    def __init__(self, time, name, details=""):
+        self.time = time
+        self.name = name
+        self.details = details
+
+    def __str__(self):
+        return ("%s %s" % (self.name, self.details)).strip()
+
+
+class Phone:
+    """Wire a validated ``Config`` to sockets and run it until ``stop()``."""
+
+    def __init__(self, config, on_event=None, on_sip=None, clock=None, keylog_file=None):
+        self.config = config
+        self.clock = clock or compat.monotonic
+        self.on_event = on_event or (lambda event: None)
+        self.on_sip = on_sip
+        self.keylog_file = keylog_file
+        self.ua = UserAgent(UaConfig.from_dict(config), rand_token)
+        self.calls = CallControl(self.ua)
+        proxy = config.outbound_proxy
+        self.stream_proxy = proxy.transport in ("tls", "tcp")
+        self.link = None
+        if self.stream_proxy:
+            self.link = ProxyLink(proxy.address, proxy.hostname, proxy.port, proxy.persistence,
+                                  config.keepalive.interval_s, config.keepalive.pong_timeout_s,
+                                  config.reconnect.base_s, config.reconnect.max_s, rand_unit)
+        self.conns = {}
+        self.udp = None
+        self.server = None
+        self.tls_client = None
+        self._inbox = []
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._stopped = asyncio.Event()
+        self._next_inbound = INBOUND_IDS_START
+        self.stats = {"handshakes": 0, "inbound_connections": 0}
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self):
+        config = self.config
+        now = self.clock()
+        if config.outbound_proxy.transport == "tls":
+            tls = config.tls
+            self.tls_client = client_context(tls.ca_file, tls.cert_file, tls.key_file,
+                                             self.keylog_file)
+        listen = config.listen
+        if listen.udp_port:
+            self.udp = net.UdpEndpoint(listen.address, listen.udp_port)
+            self.udp.start(self._report)
+        if listen.tls_port and listen.tls_cert_file:
+            context = server_context(listen.tls_cert_file, listen.tls_key_file,
+                                     config.tls.ca_file, self.keylog_file)
+            self.server = await net.serve_streams(listen.address, listen.tls_port, context,
+                                                  self._accept)
+        if self.link is not None:
+            self.link.start(now)
+        self.ua.start(now)
+        self._pump(now)
+
+    def stop(self):
+        """Ask the loop to un-register and finish."""
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self, grace_s=2.0):
+        """Run until ``stop()``; then un-register (waiting up to ``grace_s``) and close."""
+        await self.start()
+        while not self._stopping:
+            await self._step()
+        now = self.clock()
+        self.calls.shutdown(now)
+        self._pump(now)
+        deadline = now + grace_s
+        while self.clock() < deadline and self.ua.registration.state == "unregistering":
+            await self._step(max_wait=deadline - self.clock())
+        self.close()
+
+    def close(self):
+        now = self.clock()
+        if self.link is not None:
+            self.link.stop(now)
+            self._execute_link(now)
+        for conn in list(self.conns.values()):
+            conn.close()
+        self.conns = {}
+        if self.udp is not None:
+            self.udp.close()
+        if self.server is not None:
+            self.server.close()
+        self._stopped.set()
+
+    # -- the loop ------------------------------------------------------------------------
+
+    async def _step(self, max_wait=None):
+        now = self.clock()
+        deadline = self._next_deadline()
+        timeout = None if deadline is None else max(0.0, deadline - now)
+        if max_wait is not None:
+            timeout = max_wait if timeout is None else min(timeout, max_wait)
+        if not self._inbox and (timeout is None or timeout > 0):
+            self._wake.clear()
+            try:
+                if timeout is None:
+                    await self._wake.wait()
+                else:
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+        now = self.clock()
+        inbox, self._inbox = self._inbox, []
+        for kind, conn, value in inbox:
+            self._handle_report(kind, conn, value, now)
+        deadline = self._next_deadline()
+        if deadline is not None and now >= deadline:
+            self.ua.on_timer(now)
+            if self.link is not None:
+                self.link.on_timer(now)
+        self._pump(now)
+
+    def poke(self):
+        """Run the loop soon: the application called into ``calls``."""
+        self._wake.set()
+
+    def _next_deadline(self):
+        best = self.ua.next_deadline()
+        if self.link is not None:
+            other = self.link.next_deadline()
+            if other is not None and (best is None or other < best):
+                best = other
+        return best
+
+    def _report(self, kind, conn, value):
+        self._inbox.append((kind, conn, value))
+        self._wake.set()
+
+    def _accept(self, reader, writer):
+        conn_id = self._next_inbound
+        self._next_inbound += 1
+        peer = writer.get_extra_info("peername") if hasattr(writer, "get_extra_info") else None
+        conn = net.StreamConn(conn_id, False, peer, True)
+        conn.attach(reader, writer)
+        self.conns[conn_id] = conn
+        self.stats["inbound_connections"] += 1
+        self._event("CONNECTION_IN", "conn=%d peer=%s" % (conn_id, _peer_text(peer)))
+        conn.start_reading(self._report)
+
+    def _handle_report(self, kind, conn, value, now):
+        link = self.link
+        outbound = conn is not None and conn.outbound
+        if kind == net.DATAGRAM:
+            data, host, port = value
+            self._log_sip("<", "%s:%d" % (host, port), data)
+            self.ua.receive(data, Datagram(host, port), False, now)
+        elif kind == net.MESSAGE:
+            self._log_sip("<", _peer_text(conn.peer), value)
+            self.ua.receive(value, Flow(conn.conn_id), True, now)
+        elif kind == net.CONNECTED:
+            self.stats["handshakes"] += 1
+            self._event("CONNECTED_PROXY", "conn=%d" % conn.conn_id)
+            link.connected(conn.conn_id, now)
+        elif kind in (net.FAILED, net.CLOSED):
+            self.conns.pop(conn.conn_id, None)
+            conn.close()
+            if outbound:
+                if kind == net.FAILED and not conn.open and value in _TLS_REASONS:
+                    self._event("TLSFAIL", "conn=%d reason=%s" % (conn.conn_id, _quote(value)))
+                link.failed(conn.conn_id, value, now)
+            else:
+                self._event("CONNECTION_CLOSED", "conn=%d reason=%s" % (conn.conn_id,
+                                                                        _quote(value)))
+        elif kind == net.PING:
+            if outbound:
+                link.ping_received(conn.conn_id, now)
+            else:
+                conn.write(PONG)
+        elif kind == net.PONG and outbound:
+            link.pong_received(conn.conn_id, now)
+
+    def _pump(self, now):
+        """Execute what the core asked for until it asks for nothing more."""
+        for _ in range(100):
+            busy = False
+            for command in self.ua.commands():
+                busy = True
+                self._execute_ua(command, now)
+            if self.link is not None:
+                busy = self._execute_link(now) or busy
+                for event in self.link.events():
+                    busy = True
+                    self._link_event(event, now)
+            for event in self.calls.events():
+                self._event(event.name, _details(event))
+            if not busy:
+                return
+
+    def _execute_ua(self, command, now):
+        if isinstance(command, Send):
+            data = command.message.serialize()
+            target = command.target
+            if target == PROXY:
+                proxy = self.config.outbound_proxy
+                if self.link is not None:
+                    self._log_sip(">", "proxy", data)
+                    self.link.send(data, now)
+                else:
+                    self._send_datagram(data, proxy.address or proxy.hostname, proxy.port, now)
+            elif isinstance(target, Datagram):
+                self._send_datagram(data, target.host.strip("[]"), target.port, now)
+            elif isinstance(target, Flow):
+                conn = self.conns.get(target.flow_id)
+                if conn is None or not conn.write(data):
+                    self.ua.transport_error(target, now)
+                else:
+                    self._log_sip(">", _peer_text(conn.peer), data)
+        elif isinstance(command, TransactionStarted):
+            if command.target == PROXY and self.link is not None:
+                self.link.acquire(command.key, now)
+        elif isinstance(command, TransactionEnded):
+            if command.target == PROXY and self.link is not None:
+                self.link.release(command.key, now)
+
+    def _send_datagram(self, data, host, port, now):
+        self._log_sip(">", "%s:%d" % (host, port), data)
+        if self.udp is None or not self.udp.sendto(data, host, port):
+            self.ua.transport_error(Datagram(host, port), now)
+
+    def _execute_link(self, now):
+        commands = self.link.commands()
+        for command in commands:
+            if isinstance(command, Connect):
+                conn = net.StreamConn(command.conn_id, True,
+                                      (command.host, command.port), self.tls_client is not None)
+                self.conns[command.conn_id] = conn
+                asyncio.create_task(net.open_stream(
+                    conn, command.host, command.port, self.tls_client, command.server_name,
+                    CONNECT_TIMEOUT_S, self._report))
+            elif isinstance(command, Write):
+                conn = self.conns.get(command.conn_id)
+                if conn is not None:
+                    conn.write(command.data)
+            elif isinstance(command, Close):
+                conn = self.conns.pop(command.conn_id, None)
+                if conn is not None:
+                    conn.close()
+        return bool(commands)
+
+    def _link_event(self, event, now):
+        if isinstance(event, LinkUp):
+            if event.recovered:
+                self._event("PROXY_RECOVERED", "conn=%d" % event.conn_id)
+                self.ua.register(now)
+        elif isinstance(event, LinkDown):
+            retry = "" if event.retry_at is None else " retry_in=%.3f" % (event.retry_at - now)
+            self._event("PROXY_DOWN", "conn=%d reason=%s%s" % (event.conn_id,
+                                                               _quote(event.reason), retry))
+        elif isinstance(event, Undelivered):
+            self.ua.transport_error(PROXY, now)
+
+    # -- output ----------------------------------------------------------------------------
+
+    def _event(self, name, details=""):
+        self.on_event(PhoneEvent(self.clock(), name, details))
+
+    def _log_sip(self, direction, peer, data):
+        if self.on_sip is not None:
+            if not isinstance(data, (bytes, bytearray)):
+                data = data.serialize()
+            self.on_sip(direction, peer, bytes(data))
+
+
+_TLS_REASONS = ("untrusted", "hostname mismatch", "expired", "handshake failed", "refused",
+                "timed out", "reset")
+
+
+def _quote(text):
+    text = str(text)
+    return '"%s"' % text if " " in text else text
+
+
+def _peer_text(peer):
+    if not peer:
+        return "?"
+    return "%s:%s" % (peer[0], peer[1])
+
+
+def _details(event):
+    text = str(event)
+    return text[len(event.name):].strip()

@@ -1,0 +1,116 @@
+"""Starting the phone from files: every mistake is reported before anything runs.
+
+Rule: ``prepare`` reads the configuration and the board, validates both, and
+checks that every file the configuration names can be read, collecting all
+problems (each with its path) before returning; only a clean result goes on
+to open sockets. Exit status 2 means "refused to start".
+"""
+# cpython-only: reads files with os.path and installs signal handlers
+
+import asyncio
+import json
+import os
+import signal
+import sys
+
+from firmware import compat
+from firmware.app.config import ConfigError, parse_config
+from firmware.runtime.board import BoardError, load_board
+from firmware.runtime.phone import Phone
+
+FILE_FIELDS = (("tls", "ca_file"), ("tls", "cert_file"), ("tls", "key_file"),
+               ("listen", "tls_cert_file"), ("listen", "tls_key_file"))
+
+
+class StartupError(Exception):
+    def __init__(self, problems):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def load_config(path):
+    """Read and validate a configuration file; relative file names in it are
+    taken relative to the configuration file's folder."""
+    try:
+        with open(path, "rb") as handle:
+            document = json.loads(handle.read().decode("utf-8"))
+    except OSError as error:
+        raise StartupError(["%s: cannot read: %s" % (path, error.strerror or error)]) from None
+    except ValueError as error:
+        raise StartupError(["%s: not valid JSON: %s" % (path, error)]) from None
+    try:
+        config = parse_config(document)
+    except ConfigError as error:
+        raise StartupError(["%s: %s" % (path, p) for p in error.problems]) from None
+    base = os.path.dirname(os.path.abspath(path))
+    problems = []
+    for section, field in FILE_FIELDS:
+        value = getattr(getattr(config, section), field)
+        if value is None:
+            continue
+        full = value if os.path.isabs(value) else os.path.join(base, value)
+        setattr(getattr(config, section), field, full)
+        if not os.access(full, os.R_OK):
+            problems.append("%s: %s.%s: cannot read file %s" % (path, section, field, value))
+    if problems:
+        raise StartupError(problems)
+    return config
+
+
+def prepare(board_path, config_path):
+    """(board, config), or StartupError listing the problems of both files."""
+    problems = []
+    board = config = None
+    try:
+        board = load_board(board_path)
+    except BoardError as error:
+        problems.extend("%s: %s" % (board_path, e) for e in error.errors)
+    except (OSError, ValueError) as error:
+        problems.append("%s: %s" % (board_path, error))
+    try:
+        config = load_config(config_path)
+    except StartupError as error:
+        problems.extend(error.problems)
+    if problems:
+        raise StartupError(problems)
+    return board, config
+
+
+def print_event(start):
+    def show(event):
+        print("%.3f %s" % (event.time - start, event), flush=True)
+    return show
+
+
+async def run_phone(config, on_event, on_sip=None):
+    phone = Phone(config, on_event=on_event, on_sip=on_sip,
+                  keylog_file=os.environ.get("SSLKEYLOGFILE"))
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, phone.stop)
+    await phone.run()
+
+
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m firmware",
+                                     description="Run the desk phone.")
+    parser.add_argument("--board", required=True, help="board file, e.g. boards/sim.json")
+    parser.add_argument("--config", required=True, help="configuration JSON file")
+    parser.add_argument("--log-sip", action="store_true", help="print every SIP message")
+    args = parser.parse_args(argv)
+    try:
+        board, config = prepare(args.board, args.config)
+    except StartupError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        print("refusing to start: %d problem(s)" % len(error.problems), file=sys.stderr)
+        return 2
+    clock_start = compat.monotonic()
+    on_sip = None
+    if args.log_sip:
+        def on_sip(direction, peer, data):
+            print("%s %s\n%s" % (direction, peer, data.decode("utf-8", "replace")), flush=True)
+    asyncio.run(run_phone(config, print_event(clock_start), on_sip))
+    return 0
