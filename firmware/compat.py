@@ -5,6 +5,9 @@ that needs a clock, random bytes, a hash in hex or ``const`` imports it from
 here, so the rest of the firmware reads the same on both interpreters.
 """
 
+import binascii
+import hashlib
+import os
 import sys
 
 MICROPYTHON = sys.implementation.name == "micropython"
@@ -39,11 +42,6 @@ else:
     def monotonic():
         """Seconds as a float from an arbitrary origin, never going back."""
         return time.monotonic()
-
-
-import binascii
-import hashlib
-import os
 
 
 def urandom(n):

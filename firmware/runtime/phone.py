@@ -36,12 +36,13 @@ def rand_unit():
 class PhoneEvent:
     """One line of the phone's log: ``name`` and a ``details`` string."""
 
-    __slots__ = ("time", "name", "details")
+    __slots__ = ("time", "name", "details", "call")
 
-    def __init__(self, time, name, details=""):
+    def __init__(self, time, name, details="", call=None):
         self.time = time
         self.name = name
         self.details = details
+        self.call = call
 
     def __str__(self):
         return ("%s %s" % (self.name, self.details)).strip()
@@ -74,6 +75,7 @@ class Phone:
         self._stopping = False
         self._stopped = asyncio.Event()
         self._next_inbound = INBOUND_IDS_START
+        self.started = False
         self.stats = {"handshakes": 0, "inbound_connections": 0}
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -98,6 +100,7 @@ class Phone:
             self.link.start(now)
         self.ua.start(now)
         self._pump(now)
+        self.started = True
 
     def stop(self):
         """Ask the loop to un-register and finish."""
@@ -231,7 +234,7 @@ class Phone:
                     busy = True
                     self._link_event(event, now)
             for event in self.calls.events():
-                self._event(event.name, _details(event))
+                self._event(event.name, _details(event), event.call)
             if not busy:
                 return
 
@@ -300,8 +303,8 @@ class Phone:
 
     # -- output ----------------------------------------------------------------------------
 
-    def _event(self, name, details=""):
-        self.on_event(PhoneEvent(self.clock(), name, details))
+    def _event(self, name, details="", call=None):
+        self.on_event(PhoneEvent(self.clock(), name, details, call))
 
     def _log_sip(self, direction, peer, data):
         if self.on_sip is not None:

@@ -132,15 +132,16 @@ def test_a_phone_without_firmware_says_how_to_start(phone):
 
 def test_ssh_command_construction():
     script = remote_script("img.tar", "/mnt/my card", None, "/var/tmp",
-                           ["--board", "sim", "--allow-downgrade"], restart=True)
+                           ["--board", "sim", "--allow-downgrade"], restart=True, sudo=True)
     argv = ssh_command("root@10.0.0.7", script, ["Port=2222", "BatchMode=yes"])
     assert argv[:6] == ["ssh", "-o", "Port=2222", "-o", "BatchMode=yes", "root@10.0.0.7"]
     assert len(argv) == 7 and argv[6].startswith("sh -c ")
     assert shlex.split(argv[6])[2] == script
     assert "installer='/mnt/my card/opt/deskphone/current/tools/fwimage'" in script
     assert "'/mnt/my card/opt/deskphone/venv/bin/python'" in script
-    assert "--root '/mnt/my card' --board sim --allow-downgrade \"$tmp\"" in script
-    assert "systemctl restart deskphone.service" in script
+    assert 'sudo "$py" "$installer" install --root \'/mnt/my card\' --board sim ' \
+        '--allow-downgrade "$tmp"' in script
+    assert "sudo systemctl restart deskphone.service" in script
     syntax = subprocess.run(["sh", "-n", "-c", script], capture_output=True)
     assert syntax.returncode == 0, syntax.stderr
     with pytest.raises(InstallError):

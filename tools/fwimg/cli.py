@@ -130,7 +130,7 @@ def cmd_install(args):
         from .remote import install_over_ssh
         image, status = install_over_ssh(
             args.image, args.ssh, given, args.ssh_option, args.remote_root, args.remote_python,
-            args.remote_tmp, _install_flags(args), args.restart)
+            args.remote_tmp, _install_flags(args), args.restart, args.sudo)
         if status:
             _err("%s: the phone refused or failed the install (ssh exit status %d)"
                  % (args.ssh, status))
@@ -251,6 +251,8 @@ def make_parser():
     p.add_argument("--remote-tmp", default="/var/tmp", metavar="DIR")
     p.add_argument("--restart", action="store_true",
                    help="restart the phone service after an SSH install")
+    p.add_argument("--sudo", action="store_true",
+                   help="run the installer (and the restart) on the phone with sudo")
     p.add_argument("image")
     p.set_defaults(func=cmd_install)
 

@@ -12,14 +12,17 @@ import os
 import re
 import sys
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
-
 from . import KeyProblem
+
+try:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+except ImportError:  # a phone's bare python3: say so when a key is needed, not with a trace
+    serialization = None
 
 ENV_PRIVATE = "FWIMAGE_SIGNING_KEY"
 ENV_PUBLIC = "FWIMAGE_PUBLIC_KEY"
@@ -29,6 +32,12 @@ PUBLIC_NAME = "signing.pub"
 # Any PEM private key block (PKCS#8, encrypted, RSA, EC, OpenSSH); the pattern
 # does not match its own source text, so this module can be packed.
 PRIVATE_PEM = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
+
+
+def _need_cryptography():
+    if serialization is None:
+        raise KeyProblem("keys need the cryptography package (pip install cryptography, or "
+                         "apt install python3-cryptography)")
 
 
 def key_id(public_key):
@@ -71,6 +80,7 @@ def _write_new(path, data, mode, force):
 
 def generate_keypair(out_dir, force=False, passphrase=None):
     """Write ``signing.key`` (mode 0600) and ``signing.pub`` into ``out_dir``; return both paths."""
+    _need_cryptography()
     os.makedirs(out_dir, exist_ok=True)
     private_key = Ed25519PrivateKey.generate()
     key_path = os.path.join(out_dir, PRIVATE_NAME)
@@ -110,6 +120,7 @@ def _passphrase(label, environ):
 
 def load_private_key(path=None, environ=None):
     """The Ed25519 private key from ``path``, or from $FWIMAGE_SIGNING_KEY."""
+    _need_cryptography()
     environ = os.environ if environ is None else environ
     data, label = _source_text(path, ENV_PRIVATE, environ, "private signing key")
     if not PRIVATE_PEM.search(data):
@@ -136,6 +147,7 @@ def load_public_key(path=None, environ=None):
 
 
 def public_key_from_pem(data, label):
+    _need_cryptography()
     if PRIVATE_PEM.search(data):
         raise KeyProblem("%s is a private key; give the public key (signing.pub) instead, and "
                          "keep the private key off phones and out of images" % label)

@@ -25,9 +25,10 @@ def _under(root, rel):
 
 
 def remote_script(image_name, remote_root="/", remote_python=None, remote_tmp="/var/tmp",
-                  install_args=(), restart=False):
+                  install_args=(), restart=False, sudo=False):
     """The shell script run on the phone; it reads the image from standard input."""
     q = shlex.quote
+    become = "sudo " if sudo else ""
     installer = _under(remote_root, INSTALLER_REL)
     if remote_python:
         choose_python = "py=%s" % q(remote_python)
@@ -46,12 +47,12 @@ def remote_script(image_name, remote_root="/", remote_python=None, remote_tmp="/
         "trap 'rm -f \"$tmp\"' EXIT",
         'cat > "$tmp"',
         choose_python,
-        '"$py" "$installer" install --root %s %s"$tmp"' % (
-            q(remote_root), "".join(q(arg) + " " for arg in install_args)),
+        '%s"$py" "$installer" install --root %s %s"$tmp"' % (
+            become, q(remote_root), "".join(q(arg) + " " for arg in install_args)),
     ]
     if restart:
-        lines.append("systemctl daemon-reload")
-        lines.append("systemctl restart deskphone.service")
+        lines.append(become + "systemctl daemon-reload")
+        lines.append(become + "systemctl restart deskphone.service")
     lines.append("echo %s" % q("fwimage: %s installed on the phone" % image_name))
     return "\n".join(lines) + "\n"
 
@@ -70,11 +71,11 @@ def ssh_command(destination, script, ssh_options=()):
 
 def install_over_ssh(image_path, destination, public_key=None, ssh_options=(), remote_root="/",
                      remote_python=None, remote_tmp="/var/tmp", install_args=(),
-                     restart=False, run=subprocess.run):
+                     restart=False, sudo=False, run=subprocess.run):
     """Check the image locally, then install it on the phone; return the ssh exit status."""
     image = verify_image(image_path, public_key, require_signature=public_key is not None)
     script = remote_script(os.path.basename(image_path), remote_root, remote_python,
-                           remote_tmp, install_args, restart)
+                           remote_tmp, install_args, restart, sudo)
     argv = ssh_command(destination, script, ssh_options)
     with open(image_path, "rb") as fh:
         proc = run(argv, stdin=fh)

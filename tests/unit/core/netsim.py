@@ -40,6 +40,18 @@ class Lcg:
         return "".join(out)
 
 
+HISTORY = 400       # records kept per list: a day of traffic must fit a small heap
+
+
+def remember(records, item):
+    """Append ``item`` to a history list, dropping the oldest past HISTORY."""
+    records.append(item)
+    if len(records) > HISTORY + HISTORY // 2:
+        keep = records[-HISTORY:]
+        del records[:]
+        records.extend(keep)
+
+
 def addr_of(host, port):
     return "%s:%d" % (host, port)
 
@@ -87,7 +99,7 @@ class Network:
 
     def send_datagram(self, src, dst, data, now):
         self.sent += 1
-        self.log.append((now, src, dst, first_line(data)))
+        remember(self.log, (now, src, dst, first_line(data)))
         if self.rng.random() < self.loss or (self.drop is not None and self.drop(src, dst, data)):
             self.lost += 1
             return
@@ -98,7 +110,7 @@ class Network:
     def send_flow(self, src, dst, flow_id, data, now):
         """Reliable and ordered: never lost, never overtaking."""
         self.sent += 1
-        self.log.append((now, src, dst, first_line(data)))
+        remember(self.log, (now, src, dst, first_line(data)))
         at = now + self._delay()
         key = (src, dst)
         if key in self.flow_ready and self.flow_ready[key] > at:
@@ -179,11 +191,12 @@ class UaNode:
         for _ in range(100):
             commands = self.ua.commands()
             # With a call-control layer on top, it consumes the UA's events.
-            self.events.extend(self.cc.events() if self.cc is not None else self.ua.events())
+            for event in self.cc.events() if self.cc is not None else self.ua.events():
+                remember(self.events, event)
             if not commands:
                 return
             for cmd in commands:
-                self.commands.append(cmd)
+                remember(self.commands, cmd)
                 if isinstance(cmd, Send):
                     self._send(sim, cmd)
 

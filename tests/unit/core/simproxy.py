@@ -13,7 +13,7 @@ from firmware.core.digest import compute_response, parse_challenge
 from firmware.core.headers import parse_name_addr
 from firmware.core.message import MessageError, make_response, parse_message
 from firmware.core.uri import parse_uri
-from netsim import addr_of, split_addr
+from netsim import addr_of, remember, split_addr
 
 
 class Binding:
@@ -46,7 +46,8 @@ class SimProxy:
         self.nonce_serial = 0
         self.outbox = []
         self.flows = {}               # peer addr -> flow id
-        self.received = []            # (method or status, message) in arrival order
+        self.received = []            # (method or status, message), the latest ones
+        self.counts = {}              # method or status -> how many arrived
         self.challenges = 0
         self.last_src = None
         self.now = 0.0
@@ -62,11 +63,12 @@ class SimProxy:
             msg = parse_message(data)
         except MessageError:
             return
+        key = msg.method if msg.is_request else msg.status
+        remember(self.received, (key, msg))
+        self.counts[key] = self.counts.get(key, 0) + 1
         if msg.is_request:
-            self.received.append((msg.method, msg))
             self._request(msg, src)
         else:
-            self.received.append((msg.status, msg))
             self._response(msg)
 
     def next_deadline(self):
