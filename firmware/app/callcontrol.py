@@ -20,7 +20,7 @@ REGISTERED, REGFAIL and UNREGISTERED. Sans-IO: every function takes ``now``
 here instead of the user agent's, which this object consumes.
 """
 
-from firmware.core import uaevents as ua_ev
+from firmware.core.commands import UaEvent as ua_ev
 
 # Call states.
 NULL = "NULL"

@@ -123,7 +123,8 @@ class CallLog:
     def add(self, entry):
         """Put ``entry`` first; the oldest ones beyond the capacity go."""
         self.entries.insert(0, entry)
-        del self.entries[self.capacity:]
+        if len(self.entries) > self.capacity:
+            self.entries = self.entries[:self.capacity]
 
     def clear(self):
         self.entries = []
@@ -162,7 +163,7 @@ class CallLog:
         try:
             document = json.loads(text)
         except ValueError as error:
-            raise ValueError("call log is not JSON: %s" % error)
+            raise ValueError("call log is not JSON: %s" % error) from None
         if not isinstance(document, dict) or not isinstance(document.get("calls"), list):
             raise ValueError("call log needs an object with a \"calls\" list")
         if document.get("format") != FORMAT:

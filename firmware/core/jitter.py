@@ -6,19 +6,22 @@ frame of little-endian int16 PCM, assembled sample-exact from the buffered
 packets at the playout position (extended RTP timestamps, so wrap-around is
 invisible here). Whatever is missing is concealed: the last real frame is
 repeated with a linear fade to silence over ``fade_frames`` frames, then
-silence; a gap the sender left on purpose (the next packet follows in
-sequence) is silence.
+silence; a gap the sender left on purpose (every sequence number in it
+belongs to a packet without audio, or none is missing) is plain silence.
 
-The delay is adapted, never by time-stretching, only by whole frames: the
-relative delay of each packet (arrival time minus media time) is tracked
-against the fastest recent packet; the target is the peak of that excess
-over the last seconds plus half a frame, bounded by ``min_delay`` and
-``max_delay``. When the delay at playout is more than a frame above target
-the buffer drops a frame, when it is below target it inserts one, either at
-once if the audio there is quiet or after the condition has persisted
-(``shrink_after``/``grow_after`` ticks), which also absorbs clock drift
-between the sender and the sound card. A new SSRC, or a timestamp that jumps
-by more than ``jump`` seconds against the arrival clock, restarts the buffer.
+The delay is adapted only by whole frames, never by time-stretching. The
+relative delay of each packet (arrival time minus media time) is measured
+against the fastest packet of the last few seconds; the target is the peak
+of that excess over the last eight seconds (ignoring the single worst half
+second, so one stray packet costs a late frame rather than seconds of extra
+delay) plus one frame, bounded by ``min_delay`` and ``max_delay``. The
+delay at playout is how long the fastest packets wait in the buffer. More
+than a frame above target, the buffer drops a frame; more than half a frame
+below, it repeats one: at once where the audio is quiet, otherwise once the
+condition has lasted ``shrink_after``/``grow_after`` ticks. That is also
+what absorbs clock drift between the sender and the sound card. A new SSRC,
+or a timestamp that jumps by more than ``jump`` seconds against the arrival
+clock, restarts the buffer.
 
 Sequence numbers decide what counts as lost: a sequence number never
 received by the time playout passes it. Packets that arrive after their
@@ -72,9 +75,9 @@ class JitterBuffer:
     __slots__ = ("decode", "frame", "rate", "min_delay", "max_delay", "initial_delay",
                  "fade", "jump", "shrink_after", "grow_after", "stats", "_silence",
                  "_entries", "_ssrc", "_ts_raw", "_ts_ext", "_seq_raw", "_seq_ext", "_seen",
-                 "_no_audio", "_skip_seq",
-                 "_play", "_started", "_last_seq", "_first_seq", "_last_audio", "_last_output",
-                 "_conceal_pos", "_blocks", "_cur_min", "_cur_excess", "_block_count",
+                 "_no_audio", "_skip_seq", "_play", "_started", "_last_seq", "_first_seq",
+                 "_last_audio", "_last_output", "_conceal_pos", "_took_real",
+                 "_took_concealed", "_blocks", "_cur_min", "_cur_excess", "_block_count",
                  "_base", "_peak", "_packets", "_target", "_above", "_below")
 
     def __init__(self, decode, samples_per_frame=160, clock_rate=8000, min_delay=0.02,
@@ -108,6 +111,8 @@ class JitterBuffer:
         self._last_seq = None  # extended sequence of the last packet played out
         self._first_seq = None
         self._conceal_pos = self.fade  # start of a loss before any audio: silence
+        self._took_real = False
+        self._took_concealed = False
         self._blocks = []  # (fastest relative delay, peak excess) per finished block
         self._cur_min = None
         self._cur_excess = 0.0
@@ -118,7 +123,7 @@ class JitterBuffer:
         self._target = max(self.initial_delay, self.min_delay)
         self._above = 0
         self._below = 0
-        self.stats.target_ms = self._target * 1000.0 / self.rate
+        self.stats.target_ms = round(self._target * 1000.0 / self.rate, 2)
 
     def reset(self):
         """Forget the stream (a new call leg); counters are kept."""
@@ -260,7 +265,7 @@ class JitterBuffer:
         if target > self.max_delay:
             target = self.max_delay
         self._target = target
-        self.stats.target_ms = target * 1000.0 / self.rate
+        self.stats.target_ms = round(target * 1000.0 / self.rate, 2)
 
     # --- output ------------------------------------------------------------
 
@@ -269,7 +274,7 @@ class JitterBuffer:
         if self._play is None:
             return self._silence
         delay = now * self.rate - self._base - self._play
-        self.stats.delay_ms = delay * 1000.0 / self.rate
+        self.stats.delay_ms = round(delay * 1000.0 / self.rate, 2)
         target = self._target
         if not self._started:
             if delay < target - self.frame / 2:
@@ -292,6 +297,10 @@ class JitterBuffer:
             self._above = 0
             self.stats.dropped += 1
             out = self._take()
+        if self._took_real:
+            self.stats.played += 1
+        if self._took_concealed:
+            self.stats.concealed += 1
         self._last_output = out
         return out
 
@@ -325,7 +334,11 @@ class JitterBuffer:
             if first[0] == start and first[3] == self.frame:
                 entries.pop(0)
                 self._account(first[2])
-                return self._real(first[1])
+                self._took_real = True
+                self._took_concealed = False
+                self._conceal_pos = 0
+                self._last_audio = first[1]
+                return first[1]
         pieces = []
         pos = start
         concealed = False
@@ -357,10 +370,9 @@ class JitterBuffer:
                 concealed = True
             pos = gap_end
         frame = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-        if concealed:
-            self.stats.concealed += 1
+        self._took_real = real
+        self._took_concealed = concealed
         if real:
-            self.stats.played += 1
             self._last_audio = frame
         return frame
 
@@ -387,12 +399,6 @@ class JitterBuffer:
             if seen[slot] != s or not no_audio[slot]:
                 return False
         return True
-
-    def _real(self, pcm):
-        self.stats.played += 1
-        self._conceal_pos = 0
-        self._last_audio = pcm
-        return pcm
 
     def _conceal(self, count):
         """``count`` samples repeating the last audio with a linear fade."""

@@ -14,7 +14,7 @@ failed (REG_FAILED with status and cause) -> registering again after the
 back-off; unregistering -> unregistered.
 """
 
-from firmware.core import uaevents as ev
+from firmware.core.commands import UaEvent
 from firmware.core.headers import NameAddr, parse_uint
 from firmware.core.message import Request
 from firmware.core.uri import parse_uri
@@ -68,7 +68,7 @@ class Registration:
         self.refresh_at = self.retry_at = None
         refreshing = self.state in (REGISTERED, REFRESHING)
         self.state = REFRESHING if refreshing else REGISTERING
-        self.ua.emit(ev.UaEvent(ev.REFRESHING if refreshing else ev.REGISTERING))
+        self.ua.emit(UaEvent(UaEvent.REFRESHING if refreshing else UaEvent.REGISTERING))
         self._send(self.requested, now)
 
     def stop(self, now):
@@ -93,12 +93,12 @@ class Registration:
         if self.refresh_at is not None and now >= self.refresh_at:
             self.refresh_at = None
             self.state = REFRESHING
-            self.ua.emit(ev.UaEvent(ev.REFRESHING))
+            self.ua.emit(UaEvent(UaEvent.REFRESHING))
             self._send(self.requested, now)
         if self.retry_at is not None and now >= self.retry_at:
             self.retry_at = None
             self.state = REGISTERING
-            self.ua.emit(ev.UaEvent(ev.REGISTERING))
+            self.ua.emit(UaEvent(UaEvent.REGISTERING))
             self._send(self.requested, now)
 
     # -- messages -------------------------------------------------------------------------
@@ -146,7 +146,7 @@ class Registration:
             if status in (401, 407) and self._retry_auth(tx, response, now):
                 return
             self.state = UNREGISTERED
-            self.ua.emit(ev.UaEvent(ev.UNREGISTERED, status=status))
+            self.ua.emit(UaEvent(UaEvent.UNREGISTERED, status=status))
             return
         if 200 <= status < 300:
             self._registered(response, now)
@@ -185,7 +185,7 @@ class Registration:
         self.expires_at = now + granted
         self.refresh_at = now + refresh_delay(granted)
         self.flow_timer = self._header_int(response, "Flow-Timer")
-        self.ua.emit(ev.UaEvent(ev.REGISTERED, status=response.status, expires=granted))
+        self.ua.emit(UaEvent(UaEvent.REGISTERED, status=response.status, expires=granted))
 
     def _granted(self, response):
         c = self.ua.config
@@ -232,4 +232,4 @@ class Registration:
                     break
             wait = min(wait, BACKOFF_MAX) * (0.5 + 0.5 * self.ua.rand_unit())
         self.retry_at = now + wait
-        self.ua.emit(ev.UaEvent(ev.REG_FAILED, status=status, cause=cause))
+        self.ua.emit(UaEvent(UaEvent.REG_FAILED, status=status, cause=cause))

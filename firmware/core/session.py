@@ -10,7 +10,7 @@ OutgoingSession (session_uac.py) and IncomingSession (session_uas.py) add
 the initial INVITE of each side. Sessions report through UaEvent.
 """
 
-from firmware.core import uaevents as ev
+from firmware.core.commands import UaEvent
 from firmware.core.message import make_response
 from firmware.core.sdp import SdpError
 from firmware.core.transaction import TERMINATED as TX_TERMINATED
@@ -84,7 +84,7 @@ class Session:
             self.ack_deadline = self.retx_at = None
             self.pending_2xx = None
             self._send_bye(now)
-            self._finish(ev.DISCONNECTED, None, "no ACK for 2xx")
+            self._finish(UaEvent.DISCONNECTED, None, "no ACK for 2xx")
             return
         if self.retx_at is not None and now >= self.retx_at and self.pending_2xx:
             stx, response = self.pending_2xx
@@ -179,10 +179,10 @@ class Session:
         self.state = TERMINATED
         self.retx_at = self.ack_deadline = self.update_retry_at = None
         self.ua.session_ended(self)
-        self.ua.emit(ev.UaEvent(name, self, status, cause, media=media))
+        self.ua.emit(UaEvent(name, self, status, cause, media=media))
 
     def _emit(self, name, status=None, cause=None):
-        self.ua.emit(ev.UaEvent(name, self, status, cause, media=self.negotiated))
+        self.ua.emit(UaEvent(name, self, status, cause, media=self.negotiated))
 
     # -- incoming in-dialog requests -------------------------------------------------------
 
@@ -204,9 +204,9 @@ class Session:
 
     def _remote_bye(self, now):
         if self.state in (TERMINATING, TERMINATED):
-            self._finish(ev.ENDED, None, "bye crossed")
+            self._finish(UaEvent.ENDED, None, "bye crossed")
         else:
-            self._finish(ev.DISCONNECTED, None, "remote hung up")
+            self._finish(UaEvent.DISCONNECTED, None, "remote hung up")
 
     def _receive_reinvite(self, stx, request, now):
         if self.state != CONFIRMED:
@@ -240,7 +240,7 @@ class Session:
         self._send_2xx(stx, response, now)
         if negotiated is not None:
             self.negotiated = negotiated
-            self._emit(ev.MEDIA, cause="remote update")
+            self._emit(UaEvent.MEDIA, cause="remote update")
 
     def _make_2xx(self, stx, body, now):
         response = make_response(stx.request, 200, None, self.dialog.local_tag)
@@ -266,7 +266,7 @@ class Session:
                 negotiated = self.media.receive_answer(request.body)
             except SdpError as error:
                 self._send_bye(now)
-                self._finish(ev.DISCONNECTED, error.status, "bad SDP in ACK: %s" % error.reason)
+                self._finish(UaEvent.DISCONNECTED, error.status, "bad SDP in ACK: %s" % error.reason)
                 return
             self.negotiated = negotiated
         self._acked(now, negotiated)
@@ -277,12 +277,12 @@ class Session:
             self._send_update(self.update_kind, now)
         if self.state == ANSWERED:
             self.state = CONFIRMED
-            self._emit(ev.CONNECTED)
+            self._emit(UaEvent.CONNECTED)
         elif self.state == TERMINATING and self.bye_pending:
             self.bye_pending = False
             self._send_bye(now)
         elif negotiated is not None:
-            self._emit(ev.MEDIA, cause="remote update")
+            self._emit(UaEvent.MEDIA, cause="remote update")
 
     # -- responses to our in-dialog requests -----------------------------------------------
 
@@ -302,7 +302,7 @@ class Session:
                 self.bye_tx = new
                 self.dialog.local_seq = new.request.cseq()[0]
                 return
-        self._finish(ev.ENDED, status, tx.local_failure)
+        self._finish(UaEvent.ENDED, status, tx.local_failure)
 
     def _update_response(self, tx, response, now):
         status = response.status
@@ -317,10 +317,10 @@ class Session:
             try:
                 self.negotiated = self.media.receive_answer(response.body)
             except SdpError as error:
-                self._emit(ev.UPDATE_FAILED, error.status, "bad SDP answer: %s" % error.reason)
+                self._emit(UaEvent.UPDATE_FAILED, error.status, "bad SDP answer: %s" % error.reason)
                 return
             self.local_hold = self.update_kind == HOLD
-            self._emit(ev.MEDIA, cause=self.update_kind)
+            self._emit(UaEvent.MEDIA, cause=self.update_kind)
             return
         if tx is not self.update_tx:
             return
@@ -348,13 +348,13 @@ class Session:
             # 12.2.1.2: the dialog is gone (or unreachable).
             if status == 408:
                 self._send_bye(now)
-            self._finish(ev.DISCONNECTED, status, tx.local_failure or response.reason)
+            self._finish(UaEvent.DISCONNECTED, status, tx.local_failure or response.reason)
             return
-        self._emit(ev.UPDATE_FAILED, status, tx.local_failure or response.reason)
+        self._emit(UaEvent.UPDATE_FAILED, status, tx.local_failure or response.reason)
 
     def on_server_failure(self, tx, reason, now):
         if self.state in (INCOMING, RINGING, ANSWERED):
-            self._finish(ev.DISCONNECTED, None, reason)
+            self._finish(UaEvent.DISCONNECTED, None, reason)
 
     def stray_2xx(self, response, now):
         """A 2xx to an INVITE whose transaction has ended: ACK it again."""

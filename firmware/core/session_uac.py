@@ -9,7 +9,7 @@ a 2xx that crosses our CANCEL is ACKed and followed by BYE. A 401/407 is
 answered once per challenge with the next CSeq.
 """
 
-from firmware.core import uaevents as ev
+from firmware.core.commands import UaEvent
 from firmware.core.dialog import Dialog
 from firmware.core.headers import NameAddr, parse_name_addr
 from firmware.core.message import Request
@@ -131,7 +131,7 @@ class OutgoingSession(Session):
             return
         if self.state == CALLING:
             self.state = EARLY
-        self._emit(ev.PROGRESS, response.status, response.reason)
+        self._emit(UaEvent.PROGRESS, response.status, response.reason)
 
     def _success(self, response, now):
         tag = response.to_addr().tag
@@ -160,10 +160,10 @@ class OutgoingSession(Session):
             self.negotiated = self.media.receive_answer(response.body)
         except SdpError as error:
             self._send_bye(now)
-            self._finish(ev.FAILED, error.status, "bad SDP answer: %s" % error.reason)
+            self._finish(UaEvent.FAILED, error.status, "bad SDP answer: %s" % error.reason)
             return
         self.state = CONFIRMED
-        self._emit(ev.CONNECTED)
+        self._emit(UaEvent.CONNECTED)
 
     def _end_fork(self, response, now):
         """A 2xx from a second fork: ACK it, then BYE it (13.2.2.4)."""
@@ -182,9 +182,9 @@ class OutgoingSession(Session):
         self.early = {}
         cause = tx.local_failure or response.reason
         if self.cancel_wanted:
-            self._finish(ev.ENDED, response.status, "cancelled")
+            self._finish(UaEvent.ENDED, response.status, "cancelled")
         else:
-            self._finish(ev.FAILED, response.status, cause)
+            self._finish(UaEvent.FAILED, response.status, cause)
 
     def on_server_failure(self, tx, reason, now):
         pass

@@ -10,7 +10,7 @@ it until the ACK; ``reject`` sends a final error; a CANCEL or an early BYE
 from the caller ends the INVITE with 487.
 """
 
-from firmware.core import uaevents as ev
+from firmware.core.commands import UaEvent
 from firmware.core.dialog import Dialog
 from firmware.core.sdp import SdpError
 from firmware.core.session import ANSWERED, INCOMING, RINGING, Session
@@ -53,7 +53,7 @@ class IncomingSession(Session):
             return False
         self.dialog = dialog
         ua.add_dialog(dialog, self)
-        self._emit(ev.INCOMING)
+        self._emit(UaEvent.INCOMING)
         return True
 
     def is_merged(self, call_id, from_tag, seq):
@@ -101,7 +101,7 @@ class IncomingSession(Session):
         if self.state not in (INCOMING, RINGING):
             return False
         self.ua.respond(self.invite_stx, status, now, to_tag=self.dialog.local_tag)
-        self._finish(ev.ENDED, status, "rejected")
+        self._finish(UaEvent.ENDED, status, "rejected")
         return True
 
     def hang_up(self, now, status=None):
@@ -115,7 +115,7 @@ class IncomingSession(Session):
         """The caller sent CANCEL (its 200 is already sent)."""
         if self.state in (INCOMING, RINGING):
             self.ua.respond(self.invite_stx, 487, now, to_tag=self.dialog.local_tag)
-            self._finish(ev.DISCONNECTED, 487, "cancelled")
+            self._finish(UaEvent.DISCONNECTED, 487, "cancelled")
 
     def _remote_bye(self, now):
         if self.state in (INCOMING, RINGING):

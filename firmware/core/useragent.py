@@ -12,7 +12,7 @@ The runtime's side::
     ua.transport_error(target, now)        # a Send to ``target`` failed
     ua.on_timer(now)                       # whenever now >= ua.next_deadline()
     for cmd in ua.commands(): ...          # Send / TransactionStarted / TransactionEnded
-    for event in ua.events(): ...          # UaEvent, see uaevents.py
+    for event in ua.events(): ...          # UaEvent (names: UaEvent.REGISTERED...)
 
 ``source`` is a target naming where the message came from: ``Flow(id)`` for a
 connection, ``Datagram(host, port)`` (or a ``(host, port)`` tuple) for UDP.

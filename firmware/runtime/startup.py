@@ -82,7 +82,26 @@ def print_event(start):
     return show
 
 
+def confirm_trial_when_registered(on_event):
+    """A new firmware slot booted on trial is good once the phone registers
+    (firmware/runtime/slots.py rolls it back otherwise)."""
+    confirmed = []
+
+    def wrapped(event):
+        if event.name == "REGISTERED" and not confirmed:
+            confirmed.append(True)
+            from firmware.runtime import slots
+            try:
+                if slots.confirm_from_environment():
+                    print("trial boot confirmed", file=sys.stderr)
+            except (OSError, slots.SlotError) as error:
+                print("could not confirm the trial boot: %s" % error, file=sys.stderr)
+        on_event(event)
+    return wrapped
+
+
 async def run_phone(config, on_event, on_sip=None):
+    on_event = confirm_trial_when_registered(on_event)
     phone = Phone(config, on_event=on_event, on_sip=on_sip,
                   keylog_file=os.environ.get("SSLKEYLOGFILE"))
     loop = asyncio.get_running_loop()

@@ -57,18 +57,20 @@ def _sync_file(handle):
 
 def sync_directory(path):
     """Make a rename inside ``path`` durable (where the platform allows it)."""
-    if not (hasattr(os, "open") and hasattr(os, "fsync") and hasattr(os, "O_RDONLY")):
-        return
     try:
-        fd = os.open(path, os.O_RDONLY)
+        open_fd, fsync, close, read_only = os.open, os.fsync, os.close, os.O_RDONLY
+    except AttributeError:
+        return  # MicroPython's os has no file descriptors to sync
+    try:
+        fd = open_fd(path, read_only)
     except OSError:
         return
     try:
-        os.fsync(fd)
+        fsync(fd)
     except OSError:
         pass  # some file systems refuse fsync on a directory; the rename still happened
     finally:
-        os.close(fd)
+        close(fd)
 
 
 def _read(path, binary):

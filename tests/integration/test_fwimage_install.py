@@ -259,3 +259,24 @@ def test_cli_install_reports_the_trial_and_refusals(env):
     confirm = run_fwimage("confirm", "--root", env.root)
     assert confirm.returncode == 0 and "no trial pending" not in confirm.stdout
     assert _state(env.root)["trial"] is False
+
+
+def test_a_failed_first_install_leaves_no_firmware_and_no_trust(env, monkeypatch):
+    class Cramped(Installer):
+        def open_file(self, path, mode):
+            return _LimitedWriter(path, mode)
+
+    base = slots.base_dir(env.root)
+    _LimitedWriter.budget[0] = 1000
+    with pytest.raises(InstallError, match="ran out of space"):
+        Cramped(env.root, env.public, "sim").install(env.image("1.0.0"))
+
+    def no_space(root, state):
+        raise OSError(errno.ENOSPC, "No space left on device", "state.json")
+
+    monkeypatch.setattr(slots, "write_state", no_space)
+    with pytest.raises(InstallError, match="ran out of space"):
+        Installer(env.root, env.public, "sim").install(env.image("1.0.0"))
+    assert not os.path.exists(slots.state_path(env.root))
+    assert not os.path.exists(os.path.join(base, "trusted.pub"))
+    assert os.listdir(os.path.join(base, "slots")) == []

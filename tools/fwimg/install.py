@@ -71,6 +71,13 @@ def _existing_ancestor(path):
     return path
 
 
+def _remove(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def _fsync_tree(top):
     for dirpath, _, _ in os.walk(top):
         fd = os.open(dirpath, os.O_RDONLY)
@@ -296,6 +303,9 @@ class Installer:
             slots.write_state(self.root, new_state)
         except BaseException as exc:
             self._undo(final, old, staging, moved_old, placed)
+            if new_trust:
+                # a target that installed nothing keeps trusting nothing
+                _remove(os.path.join(self.base, TRUSTED_KEY))
             if isinstance(exc, OSError):
                 raise _write_error(exc, "slot %s" % target) from None
             raise

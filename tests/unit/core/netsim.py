@@ -40,14 +40,14 @@ class Lcg:
         return "".join(out)
 
 
-HISTORY = 400       # records kept per list: a day of traffic must fit a small heap
+HISTORY = 150       # records kept per list: a day of traffic must fit a small heap
 
 
-def remember(records, item):
-    """Append ``item`` to a history list, dropping the oldest past HISTORY."""
+def remember(records, item, limit=HISTORY):
+    """Append ``item`` to a history list, dropping the oldest past ``limit``."""
     records.append(item)
-    if len(records) > HISTORY + HISTORY // 2:
-        keep = records[-HISTORY:]
+    if len(records) > limit + limit // 2:
+        keep = records[-limit:]
         del records[:]
         records.extend(keep)
 
@@ -85,6 +85,7 @@ class Network:
         self.log = []           # (time, src, dst, first line) of every packet sent
         self.flow_ready = {}    # flow id -> earliest delivery time (keeps order)
         self.drop = None        # drop(src, dst, data) -> True loses that datagram
+        self.history = HISTORY  # records kept in each history list of the network's nodes
 
     def attach(self, node):
         self.nodes[node.addr] = node
@@ -99,7 +100,7 @@ class Network:
 
     def send_datagram(self, src, dst, data, now):
         self.sent += 1
-        remember(self.log, (now, src, dst, first_line(data)))
+        remember(self.log, (now, src, dst, first_line(data)), self.history)
         if self.rng.random() < self.loss or (self.drop is not None and self.drop(src, dst, data)):
             self.lost += 1
             return
@@ -110,7 +111,7 @@ class Network:
     def send_flow(self, src, dst, flow_id, data, now):
         """Reliable and ordered: never lost, never overtaking."""
         self.sent += 1
-        remember(self.log, (now, src, dst, first_line(data)))
+        remember(self.log, (now, src, dst, first_line(data)), self.history)
         at = now + self._delay()
         key = (src, dst)
         if key in self.flow_ready and self.flow_ready[key] > at:
@@ -164,8 +165,9 @@ class UaNode:
         self.proxy_addr = proxy_addr
         self.proxy_flow = proxy_flow
         self.flows = {}           # flow id -> peer addr, for Flow targets
-        self.commands = []        # every command the UA gave, for assertions
-        self.events = []          # every event the UA gave
+        self.commands = []        # the latest commands the UA gave, for assertions
+        self.events = []          # the latest events the UA gave
+        self.counts = {}          # event name -> how many so far
         self.fail_targets = []    # targets whose sends fail (transport error)
         self.last_src = None
         self.cc = None            # an app-level object draining the UA's events
@@ -192,11 +194,12 @@ class UaNode:
             commands = self.ua.commands()
             # With a call-control layer on top, it consumes the UA's events.
             for event in self.cc.events() if self.cc is not None else self.ua.events():
-                remember(self.events, event)
+                remember(self.events, event, sim.net.history)
+                self.counts[event.name] = self.counts.get(event.name, 0) + 1
             if not commands:
                 return
             for cmd in commands:
-                remember(self.commands, cmd)
+                remember(self.commands, cmd, sim.net.history)
                 if isinstance(cmd, Send):
                     self._send(sim, cmd)
 

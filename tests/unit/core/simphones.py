@@ -17,13 +17,15 @@ DOMAIN = "sim.test"
 class World:
     def __init__(self, seed=1, loss=0.0, duplicate=0.0, auth=True, auth_invite=False,
                  min_expires=None, max_expires=None, nonce_ttl=None, min_delay=0.01,
-                 max_delay=0.05):
+                 max_delay=0.05, history=150):
         self.rng = Lcg(seed * 7919 + 1)
         self.sim = Sim(Network(seed, loss, duplicate, min_delay, max_delay))
+        self.sim.net.history = history
         self.users = {}
         self.proxy = self.sim.add(SimProxy(PROXY_HOST, 5060, DOMAIN, self.users,
                                            auth_invite=auth_invite, min_expires=min_expires,
                                            max_expires=max_expires, nonce_ttl=nonce_ttl))
+        self.proxy.history = history
         self.auth = auth
         self.count = 0
 

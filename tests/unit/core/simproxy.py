@@ -48,6 +48,7 @@ class SimProxy:
         self.flows = {}               # peer addr -> flow id
         self.received = []            # (method or status, message), the latest ones
         self.counts = {}              # method or status -> how many arrived
+        self.history = 150            # messages kept in ``received``
         self.challenges = 0
         self.last_src = None
         self.now = 0.0
@@ -64,7 +65,7 @@ class SimProxy:
         except MessageError:
             return
         key = msg.method if msg.is_request else msg.status
-        remember(self.received, (key, msg))
+        remember(self.received, (key, msg), self.history)
         self.counts[key] = self.counts.get(key, 0) + 1
         if msg.is_request:
             self._request(msg, src)
