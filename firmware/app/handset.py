@@ -514,13 +514,12 @@ class Handset:
                     when=self.wall_now(now))
         self.lines.append(line)
         live = self._live()
-        current = self._current()
         if self.dnd:
             self._refuse(line, "dnd")
         elif self.mode == IDLE and len(live) == 1:
             self._queue(AcceptCall(line.call))
-        elif (self.call_waiting and self.mode == TALKING and current is not None
-              and len(live) <= MAX_LINES and self._first(L_WAITING) is None):
+        elif (self.call_waiting and self.mode == TALKING and len(live) <= MAX_LINES
+              and self._first(L_WAITING) is None):
             line.state = L_WAITING
             self._queue(AcceptCall(line.call))
         else:
@@ -541,8 +540,11 @@ class Handset:
             return
         if name == cc.TASKFAIL:
             if event.state == cc.IDLE:
-                if state != L_ENDING:
+                if state != L_ENDING and line.outgoing:
                     self._failed(line, event, now)
+                elif state != L_ENDING:
+                    self._log(line, now)
+                    self._ended_here(line, "Call ended", event)
                 self._release(line)
             elif state == L_HOLDING:
                 line.state = L_ACTIVE
@@ -755,8 +757,6 @@ class Handset:
         duration = int(now - line.connected_at) if talked else 0
         entry = CallEntry(OUTGOING if line.outgoing else INCOMING, status, line.uri, line.name,
                           line.number, line.when, duration, reason)
-        if entry.missed and self.lifted and status == MISSED:
-            entry.new = False  # it was on the screen of a phone in use
         self.log.add(entry)
         self._save_log()
 
