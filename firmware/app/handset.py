@@ -563,10 +563,10 @@ class Handset:
             line.connected_at = now
             line.note = ""
         elif name == cc.DISCONNECTED:
-            self._log(line, now)
             self._ended_here(line, "Call ended", event)
             line.state = L_ENDING
             self._queue(DropCall(line.call))
+            self._log(line, now)
         elif name == cc.HOLDACK and state in (L_HOLDING, L_ACTIVE):
             line.state = L_HELD
             line.note = ""
@@ -703,15 +703,15 @@ class Handset:
 
     def _refuse(self, line, why):
         """Turn an offered call away with 486 and log it as refused."""
-        self._log(line, self.now, REFUSED, why)
         line.state = L_ENDING
         self._queue(DropCall(line.call, BUSY_HERE))
+        self._log(line, self.now, REFUSED, why)
 
     def _drop(self, line, now):
-        self._log(line, now)
         line.state = L_ENDING
         if line.call is not None:
             self._queue(DropCall(line.call))
+        self._log(line, now)
 
     def _release(self, line):
         line.state = L_ENDING

@@ -220,16 +220,14 @@ class Resampler:
         unit = self._unit
         total = self._total
         half = total >> 1
+        if unit == 1:
+            # integer ratio: every span is ``total`` whole samples, in order
+            spans = zip(*([iter(samples)] * total))
+            return [(sum(span) + half) // total for span in spans]
         padded = list(samples)
         padded.append(0)  # the last span ends exactly at the period's end (weight 0)
         out = [0] * self.frames_out
         k = 0
-        if unit == 1:
-            # integer ratio: every span is ``total`` whole samples
-            for first, _end, _fw, _lw in self._plan:
-                out[k] = (sum(padded[first:first + total]) + half) // total
-                k += 1
-            return out
         for first, end, first_weight, last_weight in self._plan:
             acc = (first_weight * padded[first] + unit * sum(padded[first + 1:end])
                    + last_weight * padded[end])

@@ -28,6 +28,8 @@ TERMINATED = "terminated"
 HOLD = "hold"
 RESUME = "resume"
 
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS"
+
 
 class Session:
     """One call. ``serial`` numbers calls in this user agent; ``app`` is free
@@ -150,7 +152,8 @@ class Session:
             self.state = TERMINATING
         return tx
 
-    def _send_ack(self, dialog, response, now, body=b""):
+    def _send_ack(self, dialog, response, invite, now):
+        """ACK a 2xx to ``invite`` (again, for a retransmitted 2xx)."""
         seq = response.cseq()[0]
         key = (dialog.remote_tag, seq)
         sent = self.acks.get(key)
@@ -158,9 +161,10 @@ class Session:
             self.ua.resend(sent[0], sent[1])
             return
         ack = dialog.create_request("ACK", seq)
-        if body:
-            ack.headers.add("Content-Type", "application/sdp")
-            ack.body = body
+        # 22.1: the ACK carries the credentials of the INVITE it acknowledges.
+        for name in ("Authorization", "Proxy-Authorization"):
+            for value in invite.headers.get_all(name):
+                ack.headers.add(name, value)
         target = self.ua.send_ack(ack, now)
         self.acks[key] = (target, ack)
 
@@ -200,7 +204,7 @@ class Session:
         elif method == "OPTIONS":
             self.ua.respond_options(stx, now)
         else:
-            self.ua.respond(stx, 405, now, headers=[("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS")])
+            self.ua.respond(stx, 405, now, headers=[("Allow", ALLOW)])
 
     def _remote_bye(self, now):
         if self.state in (TERMINATING, TERMINATED):
@@ -209,19 +213,16 @@ class Session:
             self._finish(UaEvent.DISCONNECTED, None, "remote hung up")
 
     def _receive_reinvite(self, stx, request, now):
-        if self.state != CONFIRMED:
-            if self.state in (TERMINATING, TERMINATED):
-                self.ua.respond(stx, 481, now)
-            else:
-                self.ua.respond(stx, 491, now)
-            return
-        if self.update_tx is not None:
-            self.ua.respond(stx, 491, now)           # glare: both sides offered
+        if self.state in (TERMINATING, TERMINATED):
+            self.ua.respond(stx, 481, now)
             return
         if self.pending_2xx is not None:
             # 14.2: the previous INVITE is not finished (no ACK yet).
             retry = "%d" % int(self.ua.rand_unit() * 10)
             self.ua.respond(stx, 500, now, headers=[("Retry-After", retry)])
+            return
+        if self.state != CONFIRMED or self.update_tx is not None:
+            self.ua.respond(stx, 491, now)           # glare: both sides offered
             return
         negotiated = None
         if request.body:
@@ -309,10 +310,12 @@ class Session:
         if status < 200:
             return
         if 200 <= status < 300:
-            self._send_ack(self.dialog, response, now)
+            self._send_ack(self.dialog, response, tx.request, now)
             if tx is not self.update_tx:
                 return                          # a retransmitted 2xx: ACKed again
             self.update_tx = None
+            if self.state != CONFIRMED:
+                return                          # the call ended meanwhile
             self.dialog.refresh_target(response)
             try:
                 self.negotiated = self.media.receive_answer(response.body)

@@ -14,8 +14,8 @@ from firmware.core.dialog import Dialog
 from firmware.core.headers import NameAddr, parse_name_addr
 from firmware.core.message import Request
 from firmware.core.sdp import SdpError
-from firmware.core.session import (CALLING, CANCELLING, CONFIRMED, EARLY, TERMINATED,
-                                   Session)
+from firmware.core.session import (ALLOW, CALLING, CANCELLING, CONFIRMED, EARLY,
+                                   TERMINATED, Session)
 from firmware.core.uri import parse_uri
 
 
@@ -137,7 +137,7 @@ class OutgoingSession(Session):
         tag = response.to_addr().tag
         if self.dialog is not None or self.state == TERMINATED:
             if self.dialog is not None and tag == self.dialog.remote_tag:
-                self._send_ack(self.dialog, response, now)     # retransmitted 2xx
+                self._send_ack(self.dialog, response, self.invite, now)     # retransmitted 2xx
             else:
                 self._end_fork(response, now)
             return
@@ -151,7 +151,7 @@ class OutgoingSession(Session):
         self.early = {}
         self.dialog = dialog
         self.ua.add_dialog(dialog, self)
-        self._send_ack(dialog, response, now)
+        self._send_ack(dialog, response, self.invite, now)
         if self.cancel_wanted:
             # Our CANCEL crossed the 2xx: the call exists now, end it.
             self._send_bye(now)
@@ -170,10 +170,10 @@ class OutgoingSession(Session):
         dialog = Dialog.from_response(self.invite, response)
         for fork in self.forks:
             if fork.remote_tag == dialog.remote_tag:
-                self._send_ack(fork, response, now)             # its retransmission
+                self._send_ack(fork, response, self.invite, now)             # its retransmission
                 return
         self.forks.append(dialog)
-        self._send_ack(dialog, response, now)
+        self._send_ack(dialog, response, self.invite, now)
         self._send_bye(now, dialog)
 
     def _failed(self, tx, response):
@@ -188,6 +188,24 @@ class OutgoingSession(Session):
 
     def on_server_failure(self, tx, reason, now):
         pass
+
+    def receive_request(self, stx, request, now):
+        if self.dialog is not None:
+            Session.receive_request(self, stx, request, now)
+            return
+        # A request on an early dialog (before any 2xx).
+        stx.owner = self
+        method = request.method
+        if method == "OPTIONS":
+            self.ua.respond_options(stx, now)
+        elif method == "BYE":
+            self.ua.respond(stx, 200, now)
+            dialog = self.early.pop(request.from_addr().tag, None)
+            self.ua.drop_dialog(dialog)
+        elif method == "INVITE":
+            self.ua.respond(stx, 491, now)      # no re-INVITE before the dialog exists
+        else:
+            self.ua.respond(stx, 405, now, headers=[("Allow", ALLOW)])
 
     def stray_2xx(self, response, now):
         if self.dialog is not None and response.to_addr().tag == self.dialog.remote_tag:

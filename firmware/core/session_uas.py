@@ -16,6 +16,7 @@ from firmware.core.sdp import SdpError
 from firmware.core.session import ANSWERED, INCOMING, RINGING, Session
 
 DEFAULT_REJECT = 486
+RING_REFRESH = 60.0     # 13.3.1.1: a non-100 provisional every minute while ringing
 
 
 class IncomingSession(Session):
@@ -30,6 +31,7 @@ class IncomingSession(Session):
         self.remote_uri = origin.uri.serialize()
         self.remote_display = origin.display
         self.answer_body = None
+        self.ring_refresh_at = None
         self.state = INCOMING
 
     def start(self, now):
@@ -68,7 +70,24 @@ class IncomingSession(Session):
             return False
         self._provisional(180, now)
         self.state = RINGING
+        self.ring_refresh_at = now + RING_REFRESH
         return True
+
+    def next_deadline(self):
+        best = Session.next_deadline(self)
+        if self.ring_refresh_at is not None and (best is None or self.ring_refresh_at < best):
+            best = self.ring_refresh_at
+        return best
+
+    def on_timer(self, now):
+        if self.ring_refresh_at is not None and now >= self.ring_refresh_at:
+            if self.state == RINGING:
+                # Proxies may give up on an INVITE silent for 3 minutes.
+                self._provisional(180, now)
+                self.ring_refresh_at = now + RING_REFRESH
+            else:
+                self.ring_refresh_at = None
+        Session.on_timer(self, now)
 
     def _record_routes(self):
         # 12.1.1: dialog-creating responses carry the request's Record-Route.
@@ -89,6 +108,7 @@ class IncomingSession(Session):
         if body is None:
             body = self.media.create_offer()
             self.offer_in_2xx = True
+        self.ring_refresh_at = None
         response = self._make_2xx(self.invite_stx, body, now)
         for name, value in self._record_routes():
             response.headers.add(name, value)

@@ -265,12 +265,13 @@ class ServerTransaction(Transaction):
     def start(self, now):
         t = self.timers
         if self.is_invite:
+            # A phone may ring for minutes: the TU decides when this one ends.
             self.state = PROCEEDING
             self.trying_at = now + t.trying
         else:
             self.state = TRYING
-        # A TU that never answers must not keep the transaction forever.
-        self.timeout_at = now + 64 * t.t1
+            # A TU that never answers must not keep the transaction forever.
+            self.timeout_at = now + 64 * t.t1
 
     def next_deadline(self):
         best = Transaction.next_deadline(self)

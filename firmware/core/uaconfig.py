@@ -24,15 +24,15 @@ def _get(section, key, default=None):
 class UaConfig:
     __slots__ = ("user", "password", "domain", "display_name", "auth_user",
                  "proxy_address", "proxy_hostname", "proxy_port", "proxy_transport",
-                 "local_address", "local_port", "rtp_port", "expires", "register",
-                 "t1", "t2", "t4", "instance_id", "reg_id", "use_outbound", "user_agent",
-                 "codecs")
+                 "local_address", "local_port", "local_udp_port", "rtp_port", "expires",
+                 "register", "t1", "t2", "t4", "instance_id", "reg_id", "use_outbound",
+                 "user_agent", "codecs")
 
     def __init__(self, user, domain, password="", display_name="", auth_user="",
                  proxy_address=None, proxy_hostname=None, proxy_port=None,
                  proxy_transport="tls", local_address="127.0.0.1", local_port=5060,
-                 rtp_port=40000, expires=DEFAULT_EXPIRES, register=True, t1=0.5, t2=4.0,
-                 t4=5.0, instance_id=None, reg_id=1, use_outbound=False,
+                 local_udp_port=None, rtp_port=40000, expires=DEFAULT_EXPIRES, register=True,
+                 t1=0.5, t2=4.0, t4=5.0, instance_id=None, reg_id=1, use_outbound=False,
                  user_agent="deskphone", codecs=("PCMU", "PCMA")):
         self.user = user
         self.domain = domain
@@ -47,6 +47,11 @@ class UaConfig:
         self.proxy_port = proxy_port
         self.local_address = local_address
         self.local_port = local_port
+        # The port of Vias on datagrams (UDP is the default transport for
+        # anything not sent to the proxy): local_port when the proxy is on UDP.
+        if local_udp_port is None:
+            local_udp_port = local_port if self.proxy_transport == "udp" else 5060
+        self.local_udp_port = local_udp_port
         self.rtp_port = rtp_port
         self.expires = expires
         self.register = register
@@ -86,6 +91,7 @@ class UaConfig:
             proxy_transport=transport,
             local_address=_get(listen, "address", "127.0.0.1"),
             local_port=local_port,
+            local_udp_port=_get(listen, "udp_port", 5060),
             rtp_port=_get(media, "rtp_port", 40000),
             expires=_get(reg, "expires_s", DEFAULT_EXPIRES),
             register=_get(reg, "enabled", True),

@@ -36,6 +36,7 @@ from firmware.core.headers import parse_name_addr
 from firmware.core.message import MessageError, Request, make_response, parse_message
 from firmware.core.registration import Registration
 from firmware.core.sdp import MediaSession
+from firmware.core.session import ALLOW
 from firmware.core.session_uac import OutgoingSession
 from firmware.core.session_uas import IncomingSession
 from firmware.core.transaction import Timers
@@ -43,7 +44,6 @@ from firmware.core.txlayer import MAGIC_COOKIE, TransactionLayer
 from firmware.core.uaconfig import UaConfig
 from firmware.core.uri import parse_uri
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS"
 ACCEPT = "application/sdp"
 
 
@@ -214,17 +214,35 @@ class UserAgent:
         transport = "UDP"
         if target is PROXY and c.proxy_reliable:
             transport = c.proxy_transport.upper()
-        via = "SIP/2.0/%s %s:%d;branch=%s;rport" % (transport, c.local_address,
-                                                    c.local_port, branch)
+        # sent-by is where this transport listens: a response can still reach
+        # us there when the connection it should come back on is gone.
+        port = c.local_udp_port if transport == "UDP" else c.local_port
+        via = "SIP/2.0/%s %s:%d;branch=%s;rport" % (transport, c.local_address, port, branch)
         if transport == "TLS":
             via += ";alias"
         return via
+
+    def proxy_route(self):
+        """The outbound proxy as a loose route (RFC 3261 8.1.2), named by its
+        hostname when there is one (the name its certificate is checked against)."""
+        c = self.config
+        host = c.proxy_hostname or c.proxy_address
+        if ":" in host and not host.startswith("["):
+            host = "[%s]" % host
+        return "<sip:%s:%d;transport=%s;lr>" % (host, c.proxy_port, c.proxy_transport)
+
+    def _route_to_proxy(self, request, target):
+        # A request with an empty route set (out of dialog, or a dialog the
+        # proxy did not record-route) names the proxy it goes through.
+        if target is PROXY and "Route" not in request.headers:
+            request.headers.insert_first("Route", self.proxy_route())
 
     def send_request(self, request, owner, now, target=None, reliable=False):
         """Start a client transaction for ``request`` (given without Via):
         a fresh branch, proactive credentials, the proxy or first hop."""
         if target is None:
             target, reliable = self.target_for(request)
+        self._route_to_proxy(request, target)
         request.headers.insert_first("Via", self._via(target, MAGIC_COOKIE + self.rand_token()))
         if "User-Agent" not in request.headers and self.config.user_agent:
             request.headers.add("User-Agent", self.config.user_agent)
@@ -250,6 +268,7 @@ class UserAgent:
     def send_ack(self, ack, now):
         """Send the ACK for a 2xx (its own transaction: a new branch, no timers)."""
         target, _ = self.target_for(ack)
+        self._route_to_proxy(ack, target)
         ack.headers.insert_first("Via", self._via(target, MAGIC_COOKIE + self.rand_token()))
         self._commands.append(Send(target, ack))
         return target
@@ -320,6 +339,12 @@ class UserAgent:
             self._commands.append(Send(source, response))
 
     def _receive_response(self, response, now):
+        try:
+            self._route_response(response, now)
+        except SipSyntaxError:
+            pass        # a header needed to use it is malformed: drop it (8.1.3.3)
+
+    def _route_response(self, response, now):
         tx = self.layer.match_response(response)
         if tx is not None:
             tx.receive(response, now)

@@ -275,3 +275,16 @@ def test_bad_sdp_answer_fails_the_call_and_ends_it_with_bye():
     assert "bad SDP answer" in events(alice, ev.FAILED)[0].cause
     assert alice.sent("ACK") and alice.sent("BYE")
     assert world.run_until(has(bob, ev.DISCONNECTED))
+
+
+def test_a_phone_may_ring_for_minutes_refreshing_its_180():
+    world, alice, bob = pair(94)
+    session = alice.ua.call("bob", world.now)
+    assert world.run_until(has(bob, ev.INCOMING))
+    incoming = last_session(bob)
+    incoming.ring(world.now)
+    world.sim.run(300.0)
+    assert len(bob.sent(" 180 ")) >= 5                 # one a minute (13.3.1.1)
+    assert session.state == "early" and incoming.state == "ringing"
+    incoming.answer(world.now)
+    assert world.run_until(lambda: has(alice, ev.CONNECTED)() and has(bob, ev.CONNECTED)())

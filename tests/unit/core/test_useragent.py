@@ -4,7 +4,7 @@ transport feedback, commands, and peers that are odd or broken."""
 from firmware.core.commands import UaEvent as ev
 from firmware.core.digest import MAX_REJECTIONS
 from firmware.core.commands import PROXY, Flow, Send, TransactionEnded, TransactionStarted
-from firmware.core.message import MessageError, parse_message
+from firmware.core.message import MessageError, make_response, parse_message
 from firmware.core.uaconfig import UaConfig
 from firmware.core.useragent import UserAgent
 from netsim import RawNode
@@ -208,6 +208,8 @@ def test_digest_challenge_then_proactive_credentials_on_the_next_call():
     incoming.answer(world.now)
     assert world.run_until(has(alice, ev.CONNECTED))
     assert first.dialog.local_seq == 2
+    ack = [a for a in alice.sent("ACK") if a.to_addr().tag != "px1"][0]
+    assert ack.headers.get("Proxy-Authorization") == invites[1].headers.get("Proxy-Authorization")
     first.hang_up(world.now)
     assert world.run_until(has(alice, ev.ENDED))
     assert alice.sent("BYE")[0].cseq()[0] == 3
@@ -313,3 +315,28 @@ def test_config_from_the_nested_document():
     assert register.top_via().transport == "TLS" and register.top_via().alias
     assert register.headers.get("User-Agent") == "deskphone/1"
     assert "s3cret" not in str(ua) and "s3cret" not in repr(ua.digest)
+
+
+def test_without_a_proxy_requests_go_to_the_uri_and_early_dialogs_answer():
+    world = World(16, auth=False)
+    alice = world.phone("alice", proxy_address=None, start=False)
+    tester = world.sim.add(RawNode("10.0.0.50", 5060))
+    session = alice.ua.call("sip:tester@10.0.0.50:5060", world.now)
+    assert world.run_until(lambda: tester.requests("INVITE"), 5)
+    invite = tester.requests("INVITE")[0]
+    sends = [c for c in alice.commands if isinstance(c, Send)]
+    assert sends[0].target.key() == ("datagram", "10.0.0.50", 5060)
+    ringing = make_response(invite, 180, to_tag="early1")
+    ringing.headers.add("Contact", "<sip:tester@10.0.0.50:5060>")
+    tester.send(world_addr(), ringing.serialize())
+    assert world.run_until(has(alice, ev.PROGRESS), 5)
+    tag = invite.from_addr().tag
+    early = ["OPTIONS", "INFO", "BYE"]
+    replies = []
+    for number in range(3):
+        text = raw_request(early[number], to_tag=tag, from_tag="early1",
+                           call_id=invite.call_id(), cseq=number + 1,
+                           branch="z9hG4bKe%d" % number)
+        replies.append(ask(world, tester, text)[0].status)
+    assert replies == [200, 405, 200]
+    assert session.state == "early"
