@@ -132,7 +132,7 @@ def main(argv=None):
     import os
     import subprocess
 
-    args = sys.argv[1:] if argv is None else argv
+    args = argv or []
     seconds = int(args[0]) if args else DEFAULT_SECONDS
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if root not in sys.path:
@@ -155,4 +155,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -639,7 +639,7 @@ class Handset:
             if status in (COMPLETE, WAIT):
                 self._place(number, self.keys, now)
             else:
-                self._notice("Incomplete number", self.keys, tones.CONGESTION)
+                self._notice("Too few digits", self.keys, tones.CONGESTION)
 
     def _notice(self, title, reason, tone):
         self.notice = (title, reason, tone)
@@ -870,7 +870,8 @@ class Handset:
             title, reason, _ = self.notice
             rows = scr.notice_view(title, reason)
             if waiting is not None:
-                rows.append(scr.Row(scr.THIRD, "Waiting: " + waiting_party))
+                # the waiting caller takes the second line, as in a call
+                rows.insert(1, scr.Row(scr.SECOND, "Waiting: " + waiting_party))
             held = self._first(L_HELD) or self._first(L_HOLDING)
             if held is not None:
                 rows.append(scr.Row(scr.FOURTH, "Held: " + held.party))

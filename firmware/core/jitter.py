@@ -19,7 +19,9 @@ delay at playout is how long the fastest packets wait in the buffer. More
 than a frame above target, the buffer drops a frame; more than half a frame
 below, it repeats one: at once where the audio is quiet, otherwise once the
 condition has lasted ``shrink_after``/``grow_after`` ticks. That is also
-what absorbs clock drift between the sender and the sound card. A new SSRC,
+what absorbs clock drift between the sender and the sound card. A delay far
+beyond ``max_delay`` (playout stalled, a burst after an outage) is cut back
+to the target in one step. A new SSRC,
 or a timestamp that jumps by more than ``jump`` seconds against the arrival
 clock, restarts the buffer.
 
@@ -39,6 +41,7 @@ _ROBUST_BLOCKS = 4  # with this many blocks the worst one is ignored
 _WARMUP_PACKETS = 50  # until then the target is at least initial_delay
 _SEEN_SLOTS = 256  # recent sequence numbers kept for duplicate and loss checks
 _MAX_ENTRIES = 64  # a packet beyond that many buffered pushes out the oldest
+_CATCH_UP_FRAMES = 4  # this far past max_delay the excess is dropped at once
 _QUIET = 256  # |sample| below this everywhere in a frame counts as quiet
 
 
@@ -280,6 +283,8 @@ class JitterBuffer:
             if delay < target - self.frame / 2:
                 return self._silence
             self._started = True
+        if delay > self.max_delay + _CATCH_UP_FRAMES * self.frame:
+            delay = self._catch_up(delay, target)
         if delay > target + self.frame:
             self._above += 1
         else:
@@ -303,6 +308,18 @@ class JitterBuffer:
             self.stats.concealed += 1
         self._last_output = out
         return out
+
+    def _catch_up(self, delay, target):
+        """Playout stalled or a burst arrived: shed the excess delay at once
+        rather than a frame at a time."""
+        frames = int((delay - target) // self.frame)
+        play = self._play + frames * self.frame
+        entries = self._entries
+        while entries and entries[0][0] + entries[0][3] <= play:
+            self._account(entries.pop(0)[2])
+        self._play = play
+        self.stats.dropped += frames
+        return delay - frames * self.frame
 
     def _account(self, seq):
         """A packet leaves the buffer: count the numbers skipped before it as lost."""

@@ -193,8 +193,8 @@ class Registration:
             if contact == "*":
                 continue
             uri = contact.uri
-            ours = uri.user == c.user and uri.host == c.local_address and \
-                (uri.port or 5060) == c.local_port
+            ours = uri.user == c.user and (uri.port or 5060) == c.local_port and \
+                uri.host.strip("[]").lower() == c.local_address.strip("[]").lower()
             if c.use_outbound and c.instance_id:
                 instance = contact.param("+sip.instance")
                 if instance is not None:

@@ -16,14 +16,17 @@ Cadences are tuples of milliseconds alternating on and off, starting with
 on; an empty cadence is a continuous tone. Ringer cadences have the same
 form, for a ringer driver to follow.
 
-Sources: North America, the Precise Tone Plan (dial 350+440 at -13, audible
-ringing 440+480 at -19 2 s/4 s, busy 480+620 at -24 0.5/0.5, reorder at -24
-0.25/0.25, call waiting 440 at -13 0.3 s every 10 s); United Kingdom, BT SIN
-350 cadences (dial 350+450, ringing 400+450 0.4/0.2/0.4/2.0, engaged 400
-0.375/0.375, congestion 400 0.4/0.35/0.225/0.525, call waiting 400 0.1 on 4.0
-off) at -20 dBm0 per component; Europe, the ITU-T E.180 / CEPT 425 Hz plan
-(dial continuous, ringing 1/4, busy 0.5/0.5, congestion 0.25/0.25, call
-waiting 0.2/0.2/0.2 then 5 s off) at -10 dBm0.
+Figures: North America follows the Precise Tone Plan (dial 350+440 at -13
+dBm0 per component, audible ringing 440+480 at -19 2 s on 4 s off, busy
+480+620 at -24 0.5/0.5, reorder at -24 0.25/0.25, call waiting 440 at -13 for
+0.3 s every 10 s). The United Kingdom uses the BT cadences (dial 350+450
+continuous, ringing 400+450 0.4/0.2/0.4/2.0, engaged 400 0.375/0.375,
+congestion 400 0.4/0.35/0.225/0.525, call waiting 400 0.1 s every 4.1 s);
+Europe the ITU-T E.180 / CEPT 425 Hz tones (dial continuous, ringing 1/4,
+busy 0.5/0.5, congestion 0.25/0.25) with the common CEPT call waiting
+pattern 0.2 on 0.2 off 0.2 on 5 s off. The UK (-20 dBm0 per component) and
+European (-10 dBm0) levels are this firmware's choice within the usual
+range, not quoted from a plan.
 """
 
 from array import array
@@ -259,7 +262,10 @@ class ToneGenerator:
         segments = []
         for i, ms in enumerate(tone.cadence):
             segments.append((i % 2 == 0, ms * rate // 1000))
-        self._segments = segments
+        total = 0
+        for _, length in segments:
+            total += length
+        self._segments = segments if total else []  # all-zero cadence: continuous
         self.reset()
 
     def reset(self):

@@ -188,7 +188,7 @@ class UserAgent:
     def contact(self, dialog_forming=False):
         """Our Contact value; ``ob`` marks dialogs through an RFC 5626 flow."""
         c = self.config
-        uri = "sip:%s@%s:%d" % (c.user, c.local_address, c.local_port)
+        uri = "sip:%s@%s:%d" % (c.user, _host(c.local_address), c.local_port)
         if c.has_proxy and c.proxy_transport != "udp":
             uri += ";transport=" + c.proxy_transport
         if dialog_forming and c.use_outbound:
@@ -217,7 +217,8 @@ class UserAgent:
         # sent-by is where this transport listens: a response can still reach
         # us there when the connection it should come back on is gone.
         port = c.local_udp_port if transport == "UDP" else c.local_port
-        via = "SIP/2.0/%s %s:%d;branch=%s;rport" % (transport, c.local_address, port, branch)
+        via = "SIP/2.0/%s %s:%d;branch=%s;rport" % (transport, _host(c.local_address), port,
+                                                    branch)
         if transport == "TLS":
             via += ";alias"
         return via
@@ -226,9 +227,7 @@ class UserAgent:
         """The outbound proxy as a loose route (RFC 3261 8.1.2), named by its
         hostname when there is one (the name its certificate is checked against)."""
         c = self.config
-        host = c.proxy_hostname or c.proxy_address
-        if ":" in host and not host.startswith("["):
-            host = "[%s]" % host
+        host = _host(c.proxy_hostname or c.proxy_address)
         return "<sip:%s:%d;transport=%s;lr>" % (host, c.proxy_port, c.proxy_transport)
 
     def _route_to_proxy(self, request, target):
@@ -437,3 +436,10 @@ class UserAgent:
         session = invite_tx.owner
         if not invite_tx.has_final and session is not self:
             session.cancelled(now)
+
+
+def _host(address):
+    """An address as a SIP host: IPv6 in brackets."""
+    if ":" in address and not address.startswith("["):
+        return "[" + address + "]"
+    return address

@@ -14,8 +14,8 @@ from firmware import compat
 from firmware.app.callcontrol import CallControl
 from firmware.core.commands import PROXY, Datagram, Flow, Send, TransactionEnded, \
     TransactionStarted
-from firmware.core.connpolicy import PONG, Close, Connect, LinkDown, LinkUp, ProxyLink, \
-    Undelivered, Write
+from firmware.core.connpolicy import MODE_NONE, MODE_PERSISTENT, PONG, Close, Connect, \
+    LinkDown, LinkUp, ProxyLink, Undelivered, Write
 from firmware.core.uaconfig import UaConfig
 from firmware.core.useragent import UserAgent
 from firmware.runtime import net
@@ -31,6 +31,16 @@ def rand_token():
 
 def rand_unit():
     return int.from_bytes(compat.urandom(4), "big") / 4294967296.0
+
+
+def new_instance_id():
+    """A fresh RFC 5626 instance id: a version 4 UUID URN (RFC 4122)."""
+    raw = bytearray(compat.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    text = "".join("%02x" % b for b in raw)
+    return "urn:uuid:%s-%s-%s-%s-%s" % (text[:8], text[8:12], text[12:16], text[16:20],
+                                        text[20:])
 
 
 class PhoneEvent:
@@ -57,8 +67,6 @@ class Phone:
         self.on_event = on_event or (lambda event: None)
         self.on_sip = on_sip
         self.keylog_file = keylog_file
-        self.ua = UserAgent(UaConfig.from_dict(config), rand_token)
-        self.calls = CallControl(self.ua)
         proxy = config.outbound_proxy
         self.stream_proxy = proxy.transport in ("tls", "tcp")
         self.link = None
@@ -66,6 +74,16 @@ class Phone:
             self.link = ProxyLink(proxy.address, proxy.hostname, proxy.port, proxy.persistence,
                                   config.keepalive.interval_s, config.keepalive.pong_timeout_s,
                                   config.reconnect.base_s, config.reconnect.max_s, rand_unit)
+        ua_config = UaConfig.from_dict(config)
+        # RFC 5626 outbound (reg-id, +sip.instance, ;ob) asks the proxy to reach
+        # us over our own connection: only true of the persistent one. Without
+        # it the proxy reaches us at our TLS server port (DESIGN rules 2 and 4).
+        ua_config.use_outbound = bool(ua_config.use_outbound and self.link is not None
+                                      and self.link.mode == MODE_PERSISTENT)
+        if ua_config.use_outbound and not ua_config.instance_id:
+            ua_config.instance_id = new_instance_id()
+        self.ua = UserAgent(ua_config, rand_token)
+        self.calls = CallControl(self.ua)
         self.conns = {}
         self.udp = None
         self.server = None
@@ -76,7 +94,8 @@ class Phone:
         self._stopped = asyncio.Event()
         self._next_inbound = INBOUND_IDS_START
         self.started = False
-        self.stats = {"handshakes": 0, "inbound_connections": 0}
+        self.stats = {"handshakes": 0, "inbound_connections": 0, "proxy_connects": 0,
+                      "proxy_closes": 0, "proxy_failures": 0}
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -91,6 +110,7 @@ class Phone:
         if listen.udp_port:
             self.udp = net.UdpEndpoint(listen.address, listen.udp_port)
             self.udp.start(self._report)
+            self.ua.config.local_udp_port = self.udp.port    # the real one when 0 was asked
         if listen.tls_port and listen.tls_cert_file:
             context = server_context(listen.tls_cert_file, listen.tls_key_file,
                                      config.tls.ca_file, self.keylog_file)
@@ -201,6 +221,9 @@ class Phone:
             self.ua.receive(value, Flow(conn.conn_id), True, now)
         elif kind == net.CONNECTED:
             self.stats["handshakes"] += 1
+            if self.conns.get(conn.conn_id) is not conn:
+                conn.close()        # the policy gave it up while it was being opened
+                return
             self._event("CONNECTED_PROXY", "conn=%d" % conn.conn_id)
             link.connected(conn.conn_id, now)
         elif kind in (net.FAILED, net.CLOSED):
@@ -234,7 +257,7 @@ class Phone:
                     busy = True
                     self._link_event(event, now)
             for event in self.calls.events():
-                self._event(event.name, _details(event), event.call)
+                busy = self._call_event(event, now) or busy
             if not busy:
                 return
 
@@ -276,6 +299,7 @@ class Phone:
                 conn = net.StreamConn(command.conn_id, True,
                                       (command.host, command.port), self.tls_client is not None)
                 self.conns[command.conn_id] = conn
+                self.stats["proxy_connects"] += 1
                 asyncio.create_task(net.open_stream(
                     conn, command.host, command.port, self.tls_client, command.server_name,
                     CONNECT_TIMEOUT_S, self._report))
@@ -286,6 +310,9 @@ class Phone:
             elif isinstance(command, Close):
                 conn = self.conns.pop(command.conn_id, None)
                 if conn is not None:
+                    self.stats["proxy_closes"] += 1
+                    if conn.open:
+                        self._event("PROXY_CLOSED", "conn=%d" % command.conn_id)
                     conn.close()
         return bool(commands)
 
@@ -295,11 +322,35 @@ class Phone:
                 self._event("PROXY_RECOVERED", "conn=%d" % event.conn_id)
                 self.ua.register(now)
         elif isinstance(event, LinkDown):
+            self.stats["proxy_failures"] += 1
             retry = "" if event.retry_at is None else " retry_in=%.3f" % (event.retry_at - now)
-            self._event("PROXY_DOWN", "conn=%d reason=%s%s" % (event.conn_id,
-                                                               _quote(event.reason), retry))
+            calls = [str(c.number) for c in self.calls.calls if c.state not in ("NULL", "IDLE")]
+            self._event("PROXY_DOWN", "conn=%d reason=%s%s calls=%s" % (
+                event.conn_id, _quote(event.reason), retry, ",".join(calls) or "none"))
+            if self.link.mode != MODE_NONE:
+                # Requests in flight went over the connection that failed: their
+                # responses cannot come back on it (RFC 3261 8.1.3.1). Calls set
+                # up keep their dialogs; their next request uses the new connection.
+                self.ua.transport_error(PROXY, now)
         elif isinstance(event, Undelivered):
             self.ua.transport_error(PROXY, now)
+
+    def _call_event(self, event, now):
+        """Report a call-control event; act on what concerns the proxy link.
+        Returns True when that produced work for the loop."""
+        self._event(event.name, _details(event), event.call)
+        link = self.link
+        if link is None or link.mode != MODE_PERSISTENT:
+            return False
+        if event.name == "REGISTERED":
+            # RFC 5626 4.4.1: the registrar's Flow-Timer sets the keep-alive pace.
+            link.set_flow_timer(self.ua.registration.flow_timer, now)
+            return True
+        if event.name == "REGFAIL" and event.cause == "timeout" and link.conn_id is not None:
+            # RFC 5626 4.4: a REGISTER that timed out means the flow is dead.
+            link.failed(link.conn_id, "REGISTER timed out", now)
+            return True
+        return False
 
     # -- output ----------------------------------------------------------------------------
 

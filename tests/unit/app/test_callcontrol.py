@@ -211,3 +211,45 @@ def test_event_text_quotes_causes_with_spaces():
     assert str(event) == 'DISCONNECTED call=3 remote=sip:friend@remote.test cause="remote hung up"'
     assert str(CallEvent(cc.CONNECTED, 1, "sip:friend@remote.test")) == \
         "CONNECTED call=1 remote=sip:friend@remote.test"
+
+
+def test_proceeding_then_alerting_when_the_callee_is_slow():
+    world, alice, bob = two_phones(seed=10)
+    number = alice.cc.make_call("bob")
+    assert until(world, bob, cc.OFFERED)
+    world.sim.run(1.0)                               # bob's stack sends 100 Trying
+    assert until(world, alice, cc.PROCEEDING)
+    assert alice.cc.state(number) == cc.PROCEEDING
+    bob.cc.accept_call(named(bob, cc.OFFERED)[0].call)
+    assert until(world, alice, cc.ALERTING)
+    assert alice.names()[-2:] == [cc.PROCEEDING, cc.ALERTING]
+    assert alice.cc.state(number) == cc.ALERTING
+
+
+def test_refused_hold_gives_holdrej_and_the_call_stays_up():
+    from firmware.core.sdp import SdpError
+
+    world, alice, bob = two_phones(seed=11)
+    number = alice.cc.make_call("bob")
+    assert until(world, bob, cc.OFFERED)
+    bob.cc.answer_call(named(bob, cc.OFFERED)[0].call)
+    assert until(world, alice, cc.CONNECTED) and until(world, bob, cc.CONNECTED)
+    session = bob.cc.call(named(bob, cc.OFFERED)[0].call).session
+
+    class Refusing:
+        """Bob's media side, refusing every new offer."""
+
+        def __init__(self, media):
+            self.media = media
+            self.direction = media.direction
+
+        def receive_offer(self, data):
+            raise SdpError(488, "Not Acceptable Here")
+
+    session.media = Refusing(session.media)
+    assert alice.cc.hold_call(number)
+    assert until(world, alice, cc.HOLDREJ)
+    rej = named(alice, cc.HOLDREJ)[0]
+    assert rej.status == 488
+    assert alice.cc.state(number) == cc.CONNECTED
+    assert not alice.cc.call(number).held

@@ -280,6 +280,27 @@ def test_drift_is_taken_up_in_silence_first():
     assert all(k % 50 >= 30 for k in skipped), skipped  # only quiet frames were dropped
 
 
+def test_a_playout_stall_is_recovered_at_once():
+    buffer = JitterBuffer(_identity)
+    arrivals = sorted(_stream(400), key=lambda item: item[0])
+    i = 0
+    played = []
+    for tick in range(400):
+        now = tick * FRAME + 0.003
+        while i < len(arrivals) and arrivals[i][0] <= now:
+            _deliver(buffer, arrivals[i])
+            i += 1
+        if 100 <= tick < 150:
+            continue  # the sound card stopped asking for a second
+        first = array("h", buffer.get(now))[0]
+        played.append((tick, first - 1000))
+    after = [k for tick, k in played if tick == 152][0]
+    assert 145 <= after <= 152  # back near real time two ticks after the stall
+    assert buffer.stats.delay_ms <= buffer.stats.target_ms + 20
+    assert buffer.stats.dropped >= 45
+    assert buffer.stats.lost == 0
+
+
 def test_new_ssrc_restarts_the_buffer():
     first = _stream(200, ssrc=1)
     second = _stream(200, ssrc=2, seq0=40000, ts0=123456789, start=4.0)

@@ -175,20 +175,18 @@ def _worst_jump(samples, period, seams):
 
 
 def test_periods_join_without_a_seam():
-    for rate in (44100, 48000):
+    # 997 Hz: not a whole number of cycles per period, so every seam differs
+    for rate in (16000, 44100, 48000):
         n = rate // 50
-        card = _run(Resampler(8000, rate), _tone(1000, 8000, 2400))
-        # a 1 kHz sine moves at most 2*pi*f*A/rate per sample
-        assert _worst_jump(card, n, True) <= _worst_jump(card, n, False) + 2
-        voice = _run(Resampler(rate, 8000), _tone(1000, rate, rate * 3 // 10))
-        assert _worst_jump(voice, 160, True) <= _worst_jump(voice, 160, False) + 2
-        amplitude, residual = _fit(voice[320:], 1000, 8000)
-        assert residual < 0.01 * amplitude
+        card = _run(Resampler(8000, rate), _tone(997, 8000, 2400))
+        assert _worst_jump(card, n, True) <= _worst_jump(card, n, False) + 2, rate
+        voice = _run(Resampler(rate, 8000), _tone(997, rate, rate * 3 // 10))
+        assert _worst_jump(voice, 160, True) <= _worst_jump(voice, 160, False) + 2, rate
 
 
 def test_without_history_the_seams_would_show():
     # the same check catches a resampler that forgets its state between periods
-    source = _tone(1000, 8000, 1600)
+    source = _tone(997, 8000, 1600)
     card = []
     for k in range(10):
         fresh = Resampler(8000, 48000)
