@@ -6,7 +6,7 @@ PY      := $(VENV)/bin/python
 MPY     := $(VENV)/bin/micropython
 SHARED  ?= ../shared
 BOARD   ?= sim
-APT_PACKAGES := python3-venv libasound2-dev alsa-utils libasound2-plugins \
+APT_PACKAGES := python3-venv python3-dev build-essential libasound2-dev alsa-utils libasound2-plugins \
                 kamailio kamailio-tls-modules kamailio-outbound-modules sip-tester \
                 tshark openssl
 
@@ -41,7 +41,7 @@ unit: venv
 	$(PY) -m pytest tests/unit tests/tools
 
 unit-mpy: venv
-	$(MPY) tests/mprun.py -q tests/unit
+	$(MPY) -X heapsize=16M tests/mprun.py -q tests/unit
 
 integration: setup
 	$(PY) -m pytest tests/integration tests/system

@@ -217,7 +217,7 @@ class DialPlan:
         if not body.strip():
             return
         for n, part in enumerate(body.split("|")):
-            where = "dial_plan alternative %d (%s)" % (n + 1, part.strip())
+            where = "alternative %d (%s)" % (n + 1, part.strip())
             self.alternatives.append(_Alternative(part.strip(), where))
 
     def __repr__(self):

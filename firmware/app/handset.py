@@ -30,6 +30,10 @@ from firmware.app import screen as scr
 from firmware.app.calllog import (ANSWERED, BUSY, CANCELLED, FAILED, INCOMING, MISSED,
                                   OUTGOING, REFUSED, CallEntry, CallLog)
 from firmware.app.dialplan import COMPLETE, INVALID, WAIT, DialPlan, destination_uri
+from firmware.app.handsetio import (AcceptCall, AnswerCall, DropCall, HoldCall, MakeCall,
+                                    PlayTone, ReleaseCall, ResumeCall, RingerOff, RingerOn,
+                                    SaveCallLog, SendDtmf, SetLed, ShowScreen, StopTone,
+                                    seconds_pairs)
 from firmware.core import tones
 
 # What the drivers report (keypad.KEY_DOWN, hook.OFF_HOOK, hook.ON_HOOK).
@@ -86,173 +90,6 @@ DEFAULTS = {
     "region": tones.EUROPE,
     "call_log_size": 50,
 }
-
-
-# -- outputs ------------------------------------------------------------------------------
-
-
-class Output:
-    """Base of every output: equality and repr by the FIELDS of each class."""
-
-    kind = ""
-    FIELDS = ()
-
-    def values(self):
-        return tuple([getattr(self, name) for name in self.FIELDS])
-
-    def __eq__(self, other):
-        return type(other) is type(self) and other.values() == self.values()
-
-    def __ne__(self, other):
-        return not self.__eq__(other)
-
-    def __repr__(self):
-        return "%s(%s)" % (type(self).__name__,
-                           ", ".join([repr(value) for value in self.values()]))
-
-
-class MakeCall(Output):
-    kind = "call"
-    FIELDS = ("uri",)
-
-    def __init__(self, uri, line=None):
-        self.uri = uri
-        self.line = line
-
-    def apply(self, control, now):
-        """Returns the call number; hand it to ``Handset.placed``."""
-        return control.make_call(self.uri, now=now)
-
-
-class _CallCommand(Output):
-    kind = "call"
-    FIELDS = ("call",)
-
-    def __init__(self, call):
-        self.call = call
-
-
-class AcceptCall(_CallCommand):
-    def apply(self, control, now):
-        return control.accept_call(self.call, now)
-
-
-class AnswerCall(_CallCommand):
-    def apply(self, control, now):
-        return control.answer_call(self.call, now)
-
-
-class DropCall(Output):
-    kind = "call"
-    FIELDS = ("call", "status")
-
-    def __init__(self, call, status=None):
-        self.call = call
-        self.status = status
-
-    def apply(self, control, now):
-        return control.drop_call(self.call, self.status, now)
-
-
-class ReleaseCall(_CallCommand):
-    def apply(self, control, now):
-        return control.release_call(self.call, now)
-
-
-class HoldCall(_CallCommand):
-    def apply(self, control, now):
-        return control.hold_call(self.call, now)
-
-
-class ResumeCall(_CallCommand):
-    def apply(self, control, now):
-        return control.resume_call(self.call, now)
-
-
-class SendDtmf(Output):
-    kind = "dtmf"
-    FIELDS = ("call", "digit")
-
-    def __init__(self, call, digit):
-        self.call = call
-        self.digit = digit
-
-
-class PlayTone(Output):
-    kind = "tone"
-    FIELDS = ("name",)
-
-    def __init__(self, name, tone=None):
-        self.name = name
-        self.tone = tone
-
-
-class StopTone(Output):
-    kind = "tone"
-
-
-class RingerOn(Output):
-    kind = "ringer"
-    FIELDS = ("name",)
-
-    def __init__(self, name, cadence):
-        self.name = name
-        self.cadence = cadence
-
-
-class RingerOff(Output):
-    kind = "ringer"
-
-
-class SetLed(Output):
-    kind = "led"
-    FIELDS = ("name", "state")
-
-    def __init__(self, name, state):
-        self.name = name
-        self.state = state
-
-
-class ShowScreen(Output):
-    kind = "screen"
-    FIELDS = ("lines",)
-
-    def __init__(self, lines):
-        self.lines = list(lines)
-
-
-class SaveCallLog(Output):
-    kind = "log"
-    FIELDS = ("text",)
-
-    def __init__(self, text):
-        self.text = text
-
-
-def seconds_pairs(cadence_ms):
-    """A tones.py cadence (ms, on first) as the drivers' (on_s, off_s) pairs."""
-    pairs = []
-    for i in range(0, len(cadence_ms), 2):
-        off = cadence_ms[i + 1] if i + 1 < len(cadence_ms) else 0
-        pairs.append((cadence_ms[i] / 1000.0, off / 1000.0))
-    return pairs
-
-
-def run_commands(handset, control, now):
-    """Carry out the handset's call commands on ``control`` (a CallControl),
-    binding each MakeCall to its call number; return the other outputs in order."""
-    rest = []
-    while True:
-        batch = handset.commands()
-        if not batch:
-            return rest
-        for command in batch:
-            if command.kind != "call":
-                rest.append(command)
-                continue
-            result = command.apply(control, now)
-            if isinstance(command, MakeCall):
-                handset.placed(command, result, now)
 
 
 # -- the state machine ---------------------------------------------------------------------
@@ -350,7 +187,9 @@ class Handset:
     # -- the runtime's side ------------------------------------------------------------
 
     def start(self, now, now_wall=None):
-        """Queue the first screen and LED states."""
+        """Queue the first screen and LED states. (A handset already lifted at
+        start-up gives no hook event: the runtime calls ``off_hook`` then.)"""
+        self.now = now
         if now_wall is not None:
             self.set_wall_clock(now_wall, now)
         self._sync(now)
@@ -380,6 +219,7 @@ class Handset:
 
     def set_wall_clock(self, now_wall, now):
         """The time of day at ``now``: ``(year, month, day, hour, minute, second)``."""
+        self.now = now
         self.wall = tuple(now_wall[:6])
         self.wall_at = now
         self._sync(now)
@@ -390,10 +230,13 @@ class Handset:
         return scr.wall_add(self.wall, int(now - self.wall_at))
 
     def set_dnd(self, on, now):
+        self.now = now
         self.dnd = bool(on)
         self._sync(now)
 
     def set_message_waiting(self, on, now):
+        """Voicemail waiting (e.g. from a future MWI subscription): message LED."""
+        self.now = now
         self.message_waiting = bool(on)
         self._sync(now)
 
@@ -441,7 +284,7 @@ class Handset:
             self.dnd = not self.dnd
             ringing = self._ringing_line()
             if self.dnd and mode == RINGING and ringing is not None \
-                    and ringing.state == L_OFFERED:
+                    and ringing.state in (L_OFFERED, L_WAITING):
                 self._refuse(ringing, "dnd")
                 self._settle(now)
         elif mode in (DIALTONE, DIALING):

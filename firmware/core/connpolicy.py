@@ -5,8 +5,9 @@ IP address and its hostname configured and persistence ``user``, one
 connection is opened at ``start`` and kept for everything, probed with RFC 5626
 double-CRLF pings and re-opened with back-off when it fails. Otherwise a
 connection exists only while someone uses it: ``transaction`` keeps it while
-any transaction is open, ``none`` opens one per request and closes it once the
-request is written. Rule 2 (only one of IP or hostname) caps ``user`` at
+any transaction is open, ``none`` opens one per request and closes it when
+that request's transaction ends (its response came back on it), or once it is
+written when no transaction waits for an answer (an ACK). Rule 2 (only one of IP or hostname) caps ``user`` at
 ``transaction``: without both there is no persistent connection.
 
 Sans-IO: the runtime feeds in what happened (``connected``, ``failed``,
@@ -142,6 +143,8 @@ class ProxyLink:
         self.is_up = False
         self._queue = []           # data waiting for the connection to come up
         self._users = []           # keys of transactions (or users) holding it open
+        self._own_conns = {}       # none: transaction key -> the connection of its request
+        self._next_key = None      # none: the transaction whose request is sent next
         self._failures = 0         # consecutive failures of the persistent connection
         self._had_link = False
         self._retry_at = None
@@ -164,16 +167,28 @@ class ProxyLink:
         self._retry_at = self._ping_at = self._pong_deadline = None
         if self.conn_id is not None:
             self._commands.append(Close(self.conn_id))
+        for key in self._own_conns:
+            self._commands.append(Close(self._own_conns[key]))
+        self._own_conns = {}
         self.conn_id = None
         self.is_up = False
 
     def acquire(self, key, now):
         """A transaction to the proxy starts and will use the connection."""
+        if self.mode == MODE_NONE:
+            self._next_key = key          # its request, sent next, gets a connection
+            return
         if key not in self._users:
             self._users.append(key)
 
     def release(self, key, now):
         """A transaction ended; in transaction mode the last one closes it."""
+        if self.mode == MODE_NONE:
+            conn_id = self._own_conns.pop(key, None)
+            if conn_id is not None:
+                self._commands.append(Close(conn_id))
+                self._queue = [(c, d) for c, d in self._queue if c != conn_id]
+            return
         if key in self._users:
             self._users.remove(key)
         if self.mode == MODE_TRANSACTION and not self._users and self.conn_id is not None:
@@ -184,6 +199,9 @@ class ProxyLink:
         """Send ``data`` (one serialized SIP message) to the proxy."""
         if self.mode == MODE_NONE:
             conn_id = self._new_connection()
+            if self._next_key is not None:
+                self._own_conns[self._next_key] = conn_id
+                self._next_key = None
             self._queue.append((conn_id, data))
             return
         if self.conn_id is None:
@@ -200,14 +218,19 @@ class ProxyLink:
 
     def connected(self, conn_id, now):
         if self.mode == MODE_NONE:
-            self._flush(conn_id, close_after=True)
+            # Kept for the responses while its transaction runs (a reply written
+            # to a connection we already closed would be lost).
+            waiting = conn_id in self._own_conns.values()
+            self._flush(conn_id, close_after=not waiting)
             return
         if conn_id != self.conn_id:
             return
         self.is_up = True
         recovered = self.mode == MODE_PERSISTENT and self._had_link
         self._had_link = True
-        self._failures = 0
+        # The failure count is not reset here: a connection that opens and dies
+        # at once (a TLS 1.3 server refusing our certificate after the handshake)
+        # must back off too. ``registered`` or a pong proves the flow and resets it.
         self._events.append(LinkUp(conn_id, recovered))
         self._flush(conn_id, close_after=False)
         if self.mode == MODE_PERSISTENT:
@@ -217,6 +240,8 @@ class ProxyLink:
         """The connection could not be opened, or broke (reset, TLS error, pong
         timeout, a REGISTER that timed out over it)."""
         if self.mode == MODE_NONE:
+            for key in [k for k in self._own_conns if self._own_conns[k] == conn_id]:
+                del self._own_conns[key]
             dropped = [d for c, d in self._queue if c == conn_id]
             self._queue = [(c, d) for c, d in self._queue if c != conn_id]
             if dropped:
@@ -243,6 +268,13 @@ class ProxyLink:
     def pong_received(self, conn_id, now):
         if conn_id == self.conn_id:
             self._pong_deadline = None
+            self._failures = 0
+
+    def registered(self, now):
+        """A REGISTER succeeded over the current connection: the flow works, so
+        the next failure is retried at once again (RFC 5626 4.5)."""
+        if self.is_up:
+            self._failures = 0
 
     def ping_received(self, conn_id, now):
         """RFC 5626 3.5.1: a double-CRLF ping is answered with a CRLF pong."""

@@ -12,14 +12,16 @@ Upsampling (8 kHz -> card) is linear interpolation driven by a fractional
 phase accumulator counted in whole numbers (output sample ``j`` sits at input
 position ``j * in_rate / out_rate``, kept as an integer numerator), so 44.1 kHz
 is as exact as 48 kHz and nothing drifts. Linear interpolation is a triangular
-FIR: it is the low-pass that removes most of the images above 4 kHz.
+FIR, the low-pass against the images above 4 kHz: those of a 1 kHz tone come
+out 34 dB down, those of tones near 4 kHz much less.
 
 Downsampling (card -> 8 kHz) averages, for each output sample, exactly the
 span of input it stands for (whole input samples, plus fractions of the two at
 the edges when the ratio is not an integer). That box filter is the
 anti-alias low-pass: it cancels every multiple of 8 kHz and damps what lies
 near them, which is what would fold onto the low voice tones (7 kHz, which
-lands on 1 kHz, comes out about 17 dB down); nearer 4 kHz it damps less.
+lands on 1 kHz, comes out about 16 dB down); nearer 4 kHz it damps less
+(4.5 kHz, landing on 3.5 kHz, about 3 dB).
 
 Both filters droop towards 4 kHz (linear interpolation about 5 dB at 3.4 kHz,
 the box filter about 2.7 dB), so a 3-tap lift ``(-a, 1 + 2a, -a)`` at 8 kHz

@@ -93,6 +93,7 @@ class Phone:
         self._stopping = False
         self._stopped = asyncio.Event()
         self._next_inbound = INBOUND_IDS_START
+        self._opening = []         # connect tasks, cancelled if still running at close
         self.started = False
         self.stats = {"handshakes": 0, "inbound_connections": 0, "proxy_connects": 0,
                       "proxy_closes": 0, "proxy_failures": 0}
@@ -145,6 +146,10 @@ class Phone:
         if self.link is not None:
             self.link.stop(now)
             self._execute_link(now)
+        for task in self._opening:
+            if not task.done():
+                task.cancel()
+        self._opening = []
         for conn in list(self.conns.values()):
             conn.close()
         self.conns = {}
@@ -230,7 +235,9 @@ class Phone:
             self.conns.pop(conn.conn_id, None)
             conn.close()
             if outbound:
-                if kind == net.FAILED and not conn.open and value in _TLS_REASONS:
+                # Opening failed, or TLS itself failed later (a TLS 1.3 server
+                # checks our certificate after the handshake has completed).
+                if (kind == net.FAILED and value in _TLS_REASONS) or value in _TLS_ERRORS:
                     self._event("TLSFAIL", "conn=%d reason=%s" % (conn.conn_id, _quote(value)))
                 link.failed(conn.conn_id, value, now)
             else:
@@ -257,7 +264,10 @@ class Phone:
                     busy = True
                     self._link_event(event, now)
             for event in self.calls.events():
-                busy = self._call_event(event, now) or busy
+                # The application may act from its event handler (release a
+                # dropped call...): one more round drains what that produced.
+                busy = True
+                self._call_event(event, now)
             if not busy:
                 return
 
@@ -300,9 +310,10 @@ class Phone:
                                       (command.host, command.port), self.tls_client is not None)
                 self.conns[command.conn_id] = conn
                 self.stats["proxy_connects"] += 1
-                asyncio.create_task(net.open_stream(
+                task = asyncio.create_task(net.open_stream(
                     conn, command.host, command.port, self.tls_client, command.server_name,
                     CONNECT_TIMEOUT_S, self._report))
+                self._opening = [t for t in self._opening if not t.done()] + [task]
             elif isinstance(command, Write):
                 conn = self.conns.get(command.conn_id)
                 if conn is not None:
@@ -318,7 +329,9 @@ class Phone:
 
     def _link_event(self, event, now):
         if isinstance(event, LinkUp):
-            if event.recovered:
+            # Up and down may come in one batch: a connection already gone has
+            # nothing to re-register over.
+            if event.recovered and self.link.is_up and self.link.conn_id == event.conn_id:
                 self._event("PROXY_RECOVERED", "conn=%d" % event.conn_id)
                 self.ua.register(now)
         elif isinstance(event, LinkDown):
@@ -336,21 +349,18 @@ class Phone:
             self.ua.transport_error(PROXY, now)
 
     def _call_event(self, event, now):
-        """Report a call-control event; act on what concerns the proxy link.
-        Returns True when that produced work for the loop."""
+        """Report a call-control event; act on what concerns the proxy link."""
         self._event(event.name, _details(event), event.call)
         link = self.link
         if link is None or link.mode != MODE_PERSISTENT:
-            return False
+            return
         if event.name == "REGISTERED":
+            link.registered(now)
             # RFC 5626 4.4.1: the registrar's Flow-Timer sets the keep-alive pace.
             link.set_flow_timer(self.ua.registration.flow_timer, now)
-            return True
-        if event.name == "REGFAIL" and event.cause == "timeout" and link.conn_id is not None:
+        elif event.name == "REGFAIL" and event.cause == "timeout" and link.conn_id is not None:
             # RFC 5626 4.4: a REGISTER that timed out means the flow is dead.
             link.failed(link.conn_id, "REGISTER timed out", now)
-            return True
-        return False
 
     # -- output ----------------------------------------------------------------------------
 
@@ -364,8 +374,8 @@ class Phone:
             self.on_sip(direction, peer, bytes(data))
 
 
-_TLS_REASONS = ("untrusted", "hostname mismatch", "expired", "handshake failed", "refused",
-                "timed out", "reset")
+_TLS_ERRORS = ("untrusted", "hostname mismatch", "expired", "handshake failed")
+_TLS_REASONS = _TLS_ERRORS + ("refused", "timed out", "reset")
 
 
 def _quote(text):

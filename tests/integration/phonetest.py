@@ -29,6 +29,7 @@ import time
 import pytest
 
 from firmware.app.config import parse_config
+from firmware.core.framing import StreamFramer
 from firmware.runtime.phone import Phone
 from tools import peers
 from tools.peers import Kamailio, Sipp, free_port, make_certs
@@ -234,6 +235,11 @@ class PhoneThread(EventWaiter):
             self._error = error
             self._ready.set()
         finally:
+            # Let cancelled readers and connects finish before the loop goes away.
+            pending = asyncio.all_tasks(self.loop)
+            for task in pending:
+                task.cancel()
+            self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self.loop.close()
 
     async def _run(self):
@@ -441,22 +447,38 @@ class Capture:
 
 
 def decrypted_sip(pcap_path, keylog_path, tls_port):
-    """SIP messages inside the TLS stream of ``tls_port``, decrypted with the
-    key log: (tcp source port, first line, Via, Route, Contact) per message."""
-    done = subprocess.run(
-        [peers.require_program("tshark"), "-r", pcap_path,
-         "-o", "tls.keylog_file:%s" % keylog_path, "-d", "tcp.port==%d,tls" % tls_port,
-         "-Y", "sip", "-T", "fields", "-E", "occurrence=f", "-e", "tcp.srcport",
-         "-e", "sip.Request-Line", "-e", "sip.Status-Line", "-e", "sip.Via",
-         "-e", "sip.Route", "-e", "sip.Contact"],
-        capture_output=True, text=True)
-    if done.returncode != 0:
-        raise AssertionError("tshark decryption failed: %s" % done.stderr)
-    messages = []
-    for line in done.stdout.splitlines():
-        parts = (line.split("\t") + [""] * 6)[:6]
-        src, request_line, status_line, via, route, contact = parts
-        messages.append({"src_port": int(src.split(",")[0]) if src else 0,
-                         "first": request_line or status_line, "via": via,
-                         "route": route, "contact": contact})
-    return messages
+    """The SIP messages of every TLS connection to ``tls_port`` in the capture,
+    decrypted with the key log and framed by the firmware's own stream framer:
+    a list of (connection number, sent_by_client, message) in stream order per
+    direction. The client is the side that spoke first."""
+    tshark = peers.require_program("tshark")
+    common = ["-r", pcap_path, "-o", "tls.keylog_file:%s" % keylog_path,
+              "-d", "tcp.port==%d,tls" % tls_port]
+    done = subprocess.run([tshark] + common + ["-Y", "tcp.port==%d" % tls_port, "-T", "fields",
+                                               "-e", "tcp.stream"],
+                          capture_output=True, text=True, check=True)
+    streams = sorted(set(int(x) for x in done.stdout.split()))
+    found = []
+    for number, stream in enumerate(streams):
+        done = subprocess.run([tshark] + common + ["-q", "-z", "follow,tls,raw,%d" % stream],
+                              capture_output=True, text=True, check=True)
+        sides = {False: bytearray(), True: bytearray()}
+        first = None
+        for line in done.stdout.splitlines():
+            text = line.strip()
+            if not text or not re.match(r"^[0-9a-f]+$", text):
+                continue
+            indented = line.startswith("\t")
+            if first is None:
+                first = indented
+            sides[indented] += bytes.fromhex(text)
+        for indented, data in sides.items():
+            framer = StreamFramer()
+            framer.feed(bytes(data))
+            while True:
+                event = framer.next_event()
+                if event is None:
+                    break
+                if hasattr(event, "headers"):
+                    found.append((number, indented == first, event))
+    return found

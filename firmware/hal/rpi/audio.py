@@ -101,12 +101,13 @@ class AlsaAudio(AudioDevice):
             self._playback = self._open_pcm(self._alsa.PCM_PLAYBACK, self.playback_name,
                                             "playback")
             self._capture = self._open_pcm(self._alsa.PCM_CAPTURE, self.capture_name, "capture")
+            self.is_open = True
+            self._queue_silence()
+            self._start_capture()
         except BaseException:
+            self.is_open = False
             self._close_pcms()
             raise
-        self.is_open = True
-        self._queue_silence()
-        self._start_capture()
 
     def _open_pcm(self, kind, name, what):
         alsa = self._alsa
@@ -115,8 +116,9 @@ class AlsaAudio(AudioDevice):
                            format=alsa.PCM_FORMAT_S16_LE, periodsize=self.period_frames,
                            periods=self.periods, device=name)
         except alsa.ALSAAudioError as e:
-            raise OSError("audio: cannot open %s device %r: %s (check audio.%s in the board "
-                          "file; `aplay -L` lists the devices)" % (what, name, e, what)) from None
+            raise OSError("audio: cannot open %s device %r at %d Hz: %s (check audio.%s and "
+                          "audio.rate in the board file; `aplay -L` lists the devices)"
+                          % (what, name, self.rate, e, what)) from None
         info = pcm.info()
         if info.get("rate") != self.rate or info.get("channels") != 1 \
                 or info.get("format_name") != "S16_LE":
@@ -223,7 +225,7 @@ class AlsaAudio(AudioDevice):
         playback = self._playback
         if playback.state() == self._alsa.PCM_STATE_XRUN:
             self._underrun()
-        if playback.avail() < frames:
+        if self._room() < frames:
             self.dropped += 1
             return
         written = self._write(pcm)
@@ -233,6 +235,19 @@ class AlsaAudio(AudioDevice):
         if written < frames:
             # no room after all (or a part period): the rest is lost
             self.dropped += 1
+
+    def _room(self):
+        """Frames the ring buffer can take now (all of it when stopped)."""
+        alsa = self._alsa
+        playback = self._playback
+        if playback.state() == alsa.PCM_STATE_SETUP:
+            return self.period_frames * self.periods
+        try:
+            room = playback.avail()
+        except alsa.ALSAAudioError:
+            return self.period_frames * self.periods
+        # a negative answer is an error code: let the write find out what it is
+        return room if room >= 0 else self.period_frames * self.periods
 
     def _write(self, data):
         """Frames written, 0 when full, -EPIPE on an underrun."""

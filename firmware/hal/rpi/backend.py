@@ -112,10 +112,8 @@ class RpiBackend(Backend):
         return uart
 
     def audio(self, capture, playback):
-        try:
-            from firmware.hal.rpi.alsa import AlsaAudio
-        except ImportError:
-            raise NotImplementedError("the ALSA audio device is not part of this build") from None
+        from firmware.hal.rpi.audio import AlsaAudio
+
         return AlsaAudio(capture, playback)
 
     def close(self):

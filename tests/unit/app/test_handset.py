@@ -1,6 +1,7 @@
 """The handset state machine: whole interaction sequences on a virtual clock."""
 
 import json
+import sys
 
 from firmware.app import callcontrol as cc
 from firmware.app.callcontrol import CallEvent
@@ -9,13 +10,19 @@ from firmware.app.handset import (CALLING, DIALING, DIALTONE, IDLE, LED_BLINK, L
                                   LED_ON, NOTICE, RINGING, TALKING, AcceptCall, AnswerCall,
                                   DropCall, Handset, HoldCall, MakeCall, PlayTone, ReleaseCall,
                                   ResumeCall, RingerOff, RingerOn, SaveCallLog, SendDtmf,
-                                  SetLed, ShowScreen, StopTone, seconds_pairs)
+                                  SetLed, ShowScreen, seconds_pairs)
 from firmware.core import tones
 
 PLAN = "[2-9]xxx|0[1-9]xxxxxxxx|00x.|*xx|#"
 WALL = (2025, 11, 26, 9, 30, 0)
 BOB = "sip:bob@example.com"
 CAROL = "sip:carol@example.com"
+
+# The simulated network and proxy of the core tests (for the last tests here).
+_HERE = __file__.rpartition("/")[0] if "/" in __file__ else "."
+_CORE = _HERE + "/../core"
+if _CORE not in sys.path:
+    sys.path.append(_CORE)
 
 
 class Rig:
@@ -513,7 +520,7 @@ def test_set_dnd_from_the_runtime():
 
 def test_second_call_is_refused_without_call_waiting():
     rig = Rig(call_waiting=False)
-    number = connected_outgoing(rig)
+    connected_outgoing(rig)
     out = rig.event(cc.OFFERED, 8, CAROL)
     assert calls(out) == [DropCall(8, 486)]
     assert tone_names(out) == []
@@ -694,14 +701,6 @@ def test_outputs_apply_to_a_call_control():
 
 # -- two handsets over CallControl, UserAgent and the simulated proxy ------------------------
 
-import sys  # noqa: E402
-
-_HERE = __file__.rpartition("/")[0] if "/" in __file__ else "."
-_CORE = _HERE + "/../core"
-if _CORE not in sys.path:
-    sys.path.append(_CORE)
-
-
 class SimPhone:
     """A handset wired to a CallControl on a simulated network node, the way
     the runtime wires them: call-control events in, call commands applied."""
@@ -733,10 +732,7 @@ class SimPhone:
     def apply(self):
         from firmware.app.handset import run_commands
 
-        before = len(self.outputs)
         self.outputs.extend(run_commands(self.handset, self.control, self.world.now))
-        self.busy = True
-        return self.outputs[before:]
 
     def events(self):
         """What the node drains: call-control events, fed to the handset."""
@@ -749,10 +745,12 @@ class SimPhone:
             self.apply()
             if not batch:
                 return seen
+            self.busy = True
 
     def act(self, action, *args):
         getattr(self.handset, action)(*(args + (self.world.now,)))
         self.apply()
+        self.busy = True
         self.world.sim.flush()
 
     @property

@@ -188,3 +188,36 @@ def test_stop_closes_and_never_retries():
     assert [isinstance(c, Close) for c in link.commands()] == [True]
     assert link.next_deadline() is None
     assert isinstance(Write(1, b""), Write)
+
+
+def test_none_mode_keeps_a_request_connection_until_its_transaction_ends():
+    link = ProxyLink("127.0.0.1", "proxy.test", 5061, persistence="none")
+    link.acquire("t1", 0.0)
+    link.send(b"REGISTER", 0.0)
+    link.send(b"ACK", 0.0)                            # no transaction: close once written
+    register, ack = link.commands()
+    link.connected(register.conn_id, 0.1)
+    link.connected(ack.conn_id, 0.1)
+    commands = link.commands()
+    assert [(type(c).__name__, c.conn_id) for c in commands] == [
+        ("Write", register.conn_id), ("Write", ack.conn_id), ("Close", ack.conn_id)]
+    link.release("t1", 0.2)                           # the response came: done with it
+    assert [(type(c).__name__, c.conn_id) for c in link.commands()] == [
+        ("Close", register.conn_id)]
+
+
+def test_failures_count_until_a_registration_proves_the_flow():
+    link = persistent_link()
+    link.start(0.0)
+    for now in (0.0, 1.0):                            # opens, then dies at once, twice
+        conn = [c for c in link.commands() if isinstance(c, Connect)][0].conn_id
+        link.connected(conn, now)
+        link.failed(conn, "handshake failed", now)
+        retry_at = [e for e in link.events() if isinstance(e, LinkDown)][0].retry_at
+        link.on_timer(retry_at)
+    assert retry_at == 1.0 + 2.0                      # the second failure backed off
+    conn = [c for c in link.commands() if isinstance(c, Connect)][0].conn_id
+    link.connected(conn, 3.0)
+    link.registered(3.1)
+    link.failed(conn, "reset", 50.0)
+    assert [e for e in link.events() if isinstance(e, LinkDown)][0].retry_at == 50.0

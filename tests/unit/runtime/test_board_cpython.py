@@ -251,9 +251,8 @@ def test_rpi_uart_never_blocks():
     assert uart.read(10) == b"xxx"
 
 
-def test_rpi_audio_is_left_to_the_alsa_module():
+def test_rpi_audio_is_an_unopened_alsa_device():
     backend = make_rpi_backend(rpi_board().data, None, FakeGPIO(), FakeSerialModule)
-    if (ROOT / "firmware/hal/rpi/alsa.py").exists():
-        pytest.skip("the ALSA module is present")
-    with pytest.raises(NotImplementedError):
-        backend.audio("hw:0", "hw:0")
+    device = backend.audio("plughw:CARD=Device,DEV=0", "plughw:CARD=Device,DEV=0")
+    assert type(device).__name__ == "AlsaAudio"
+    assert device.underruns == 0 and device.overruns == 0

@@ -1,0 +1,241 @@
+"""Throughput of SIP message parse + serialise, ours against sippy and pyVoIP.
+
+Rule: figures are printed, never asserted. Every parser gets the same
+realistic mix of a phone's traffic (REGISTER, 401 with WWW-Authenticate,
+INVITE with SDP, 180, 200 with SDP, ACK, BYE) as bytes off the wire and must
+give bytes back; the runs are interleaved and the best of several rounds is
+kept, so other load on the machine disturbs the ratio as little as possible.
+
+Entry points measured:
+  ours       firmware.core.message.parse_message(data) -> msg.serialize()
+  sippy      SipRequest/SipResponse(buf=data.decode()) -> str(msg).encode()
+  pyVoIP     pyVoIP.SIP.SIPMessage(data); pyVoIP has no serialiser (it writes
+             messages from string templates), so it is timed on parsing alone,
+             and REGISTER is added to its list of methods it will parse.
+  ours (MicroPython) the same loop as ours, in .venv/bin/micropython, if present.
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from firmware.core.message import parse_message  # noqa: E402
+
+SDP = (b"v=0\r\n"
+       b"o=alice 2890844526 2890844526 IN IP4 192.0.2.10\r\n"
+       b"s=-\r\n"
+       b"c=IN IP4 192.0.2.10\r\n"
+       b"t=0 0\r\n"
+       b"m=audio 49170 RTP/AVP 0 8 101\r\n"
+       b"a=rtpmap:0 PCMU/8000\r\n"
+       b"a=rtpmap:8 PCMA/8000\r\n"
+       b"a=rtpmap:101 telephone-event/8000\r\n"
+       b"a=fmtp:101 0-15\r\n"
+       b"a=ptime:20\r\n"
+       b"a=sendrecv\r\n")
+
+
+def _msg(head, body=b""):
+    return head.replace(b"\n", b"\r\n") + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+MIX = [
+    _msg(b"REGISTER sip:pbx.example.com SIP/2.0\n"
+         b"Via: SIP/2.0/TLS 192.0.2.10:5061;branch=z9hG4bK776asdhds;rport;alias\n"
+         b"Max-Forwards: 70\n"
+         b"From: <sip:1001@pbx.example.com>;tag=49583\n"
+         b"To: <sip:1001@pbx.example.com>\n"
+         b"Call-ID: 843817637684230@998sdasdh09\n"
+         b"CSeq: 1826 REGISTER\n"
+         b"Contact: <sip:1001@192.0.2.10:5061;transport=tls>;reg-id=1;"
+         b"+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>\"\n"
+         b"Expires: 3600\n"
+         b"Supported: outbound, path\n"
+         b"User-Agent: deskphone/0.1\n"),
+    _msg(b"SIP/2.0 401 Unauthorized\n"
+         b"Via: SIP/2.0/TLS 192.0.2.10:5061;branch=z9hG4bK776asdhds;rport=40123;"
+         b"received=198.51.100.7;alias\n"
+         b"From: <sip:1001@pbx.example.com>;tag=49583\n"
+         b"To: <sip:1001@pbx.example.com>;tag=a6c85cf\n"
+         b"Call-ID: 843817637684230@998sdasdh09\n"
+         b"CSeq: 1826 REGISTER\n"
+         b"WWW-Authenticate: Digest realm=\"pbx.example.com\", "
+         b"nonce=\"ea9c8e88df84f1cec4341ae6cbe5a359\", qop=\"auth\", algorithm=MD5, stale=FALSE\n"
+         b"Server: kamailio (5.6.3 (x86_64/linux))\n"),
+    _msg(b"INVITE sip:1002@pbx.example.com SIP/2.0\n"
+         b"Via: SIP/2.0/TLS 192.0.2.10:5061;branch=z9hG4bKnashds8;rport;alias\n"
+         b"Max-Forwards: 70\n"
+         b"Route: <sip:pbx.example.com;transport=tls;lr>\n"
+         b"From: \"Alice\" <sip:1001@pbx.example.com>;tag=1928301774\n"
+         b"To: <sip:1002@pbx.example.com>\n"
+         b"Call-ID: a84b4c76e66710@pc33.example.com\n"
+         b"CSeq: 314159 INVITE\n"
+         b"Contact: <sip:1001@192.0.2.10:5061;transport=tls;ob>\n"
+         b"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, NOTIFY, REFER, UPDATE, PRACK\n"
+         b"Supported: replaces, timer, 100rel\n"
+         b"User-Agent: deskphone/0.1\n"
+         b"Content-Type: application/sdp\n", SDP),
+    _msg(b"SIP/2.0 180 Ringing\n"
+         b"Via: SIP/2.0/TLS 192.0.2.10:5061;branch=z9hG4bKnashds8;rport=40123;"
+         b"received=198.51.100.7;alias\n"
+         b"Record-Route: <sip:pbx.example.com;transport=tls;lr>\n"
+         b"From: \"Alice\" <sip:1001@pbx.example.com>;tag=1928301774\n"
+         b"To: <sip:1002@pbx.example.com>;tag=a6c85cf\n"
+         b"Call-ID: a84b4c76e66710@pc33.example.com\n"
+         b"CSeq: 314159 INVITE\n"
+         b"Contact: <sip:1002@192.0.2.20:5061;transport=tls>\n"),
+    _msg(b"SIP/2.0 200 OK\n"
+         b"Via: SIP/2.0/TLS 192.0.2.10:5061;branch=z9hG4bKnashds8;rport=40123;"
+         b"received=198.51.100.7;alias\n"
+         b"Record-Route: <sip:pbx.example.com;transport=tls;lr>\n"
+         b"From: \"Alice\" <sip:1001@pbx.example.com>;tag=1928301774\n"
+         b"To: <sip:1002@pbx.example.com>;tag=a6c85cf\n"
+         b"Call-ID: a84b4c76e66710@pc33.example.com\n"
+         b"CSeq: 314159 INVITE\n"
+         b"Contact: <sip:1002@192.0.2.20:5061;transport=tls>\n"
+         b"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\n"
+         b"Content-Type: application/sdp\n", SDP.replace(b"192.0.2.10", b"192.0.2.20")),
+    _msg(b"ACK sip:1002@192.0.2.20:5061;transport=tls SIP/2.0\n"
+         b"Via: SIP/2.0/TLS 192.0.2.10:5061;branch=z9hG4bK74b76;rport;alias\n"
+         b"Max-Forwards: 70\n"
+         b"Route: <sip:pbx.example.com;transport=tls;lr>\n"
+         b"From: \"Alice\" <sip:1001@pbx.example.com>;tag=1928301774\n"
+         b"To: <sip:1002@pbx.example.com>;tag=a6c85cf\n"
+         b"Call-ID: a84b4c76e66710@pc33.example.com\n"
+         b"CSeq: 314159 ACK\n"),
+    _msg(b"BYE sip:1002@192.0.2.20:5061;transport=tls SIP/2.0\n"
+         b"Via: SIP/2.0/TLS 192.0.2.10:5061;branch=z9hG4bK74b77;rport;alias\n"
+         b"Max-Forwards: 70\n"
+         b"Route: <sip:pbx.example.com;transport=tls;lr>\n"
+         b"From: \"Alice\" <sip:1001@pbx.example.com>;tag=1928301774\n"
+         b"To: <sip:1002@pbx.example.com>;tag=a6c85cf\n"
+         b"Call-ID: a84b4c76e66710@pc33.example.com\n"
+         b"CSeq: 314160 BYE\n"),
+]
+
+ROUNDS = 7
+SECONDS_PER_RUN = 0.25
+
+
+def ours(data):
+    return parse_message(data).serialize()
+
+
+def _sippy():
+    from sippy.SipRequest import SipRequest
+    from sippy.SipResponse import SipResponse
+
+    def run(data):
+        text = data.decode()
+        msg = SipResponse(buf=text) if text.startswith("SIP/") else SipRequest(buf=text)
+        return str(msg).encode()
+
+    return run
+
+
+def _pyvoip():
+    import pyVoIP
+    import pyVoIP.VoIP  # noqa: F401 (imports pyVoIP.SIP in the order it needs)
+    from pyVoIP.SIP import SIPMessage
+
+    if "REGISTER" not in pyVoIP.SIPCompatibleMethods:
+        pyVoIP.SIPCompatibleMethods.append("REGISTER")
+    return SIPMessage
+
+
+def _loop(fn, times):
+    mix = MIX
+    start = time.perf_counter()
+    for _ in range(times):
+        for data in mix:
+            fn(data)
+    return time.perf_counter() - start
+
+
+def _calibrate(fn):
+    times = 1
+    while True:
+        elapsed = _loop(fn, times)
+        if elapsed >= SECONDS_PER_RUN / 4:
+            return max(1, int(times * SECONDS_PER_RUN / elapsed))
+        times *= 4
+
+
+MICROPYTHON_LOOP = """
+import sys
+sys.path.insert(0, %(root)r)
+import time
+from firmware.core.message import parse_message
+MIX = %(mix)r
+best = None
+for _ in range(%(rounds)d):
+    start = time.ticks_us()
+    for _ in range(%(times)d):
+        for data in MIX:
+            parse_message(data).serialize()
+    took = time.ticks_diff(time.ticks_us(), start)
+    if best is None or took < best:
+        best = took
+print(%(times)d * len(MIX) * 1000000 // best)
+"""
+
+
+def _micropython_rate():
+    exe = os.path.join(ROOT, ".venv", "bin", "micropython")
+    if not os.access(exe, os.X_OK):
+        return None, "no .venv/bin/micropython"
+    script = MICROPYTHON_LOOP % {"root": ROOT, "mix": MIX, "rounds": 5, "times": 200}
+    try:
+        out = subprocess.run([exe, "-c", script], capture_output=True, timeout=300, text=True)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, str(exc)
+    if out.returncode != 0:
+        return None, (out.stderr or out.stdout).strip().splitlines()[-1:]
+    return int(out.stdout.strip()), None
+
+
+def main():
+    contenders = [("ours (CPython)", ours, "parse + serialize")]
+    for name, factory, what in (("sippy 2.5.0", _sippy, "parse + serialize"),
+                                ("pyVoIP 1.6.8", _pyvoip, "parse only")):
+        try:
+            fn = factory()
+            for data in MIX:
+                fn(data)
+        except Exception as exc:  # a missing or failing peer is reported, not fatal
+            print("%s: not measured (%s: %s)" % (name, type(exc).__name__, exc))
+            continue
+        contenders.append((name, fn, what))
+    for data in MIX:  # our own output must parse back to the same message
+        assert parse_message(ours(data)) == parse_message(data)
+    counts = [_calibrate(fn) for _, fn, _ in contenders]
+    best = [None] * len(contenders)
+    for _ in range(ROUNDS):
+        for i, (_, fn, _) in enumerate(contenders):
+            took = _loop(fn, counts[i])
+            if best[i] is None or took < best[i]:
+                best[i] = took
+    rates = [counts[i] * len(MIX) / best[i] for i in range(len(contenders))]
+    print("SIP message throughput, %d-message mix (REGISTER, 401, INVITE+SDP, 180, 200+SDP, "
+          "ACK, BYE), best of %d rounds:" % (len(MIX), ROUNDS))
+    peers = rates[1:]
+    for i, (name, _, what) in enumerate(contenders):
+        ratio = "" if i == 0 else "   ours is %.2fx" % (rates[0] / rates[i])
+        print("  %-22s %9.0f msg/s  (%s)%s" % (name, rates[i], what, ratio))
+    if peers:
+        print("  ours / fastest peer: %.2fx" % (rates[0] / max(peers)))
+    rate, problem = _micropython_rate()
+    if rate is None:
+        print("  %-22s not measured (%s)" % ("ours (MicroPython)", problem))
+    else:
+        print("  %-22s %9.0f msg/s  (parse + serialize, unix port)" % ("ours (MicroPython)", rate))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
