@@ -7,9 +7,12 @@ files: the runtime checks that the files named here exist, with the same path
 style, before it opens a socket.
 """
 
+from firmware.app.dialplan import DialPlan, DialPlanError
+
 TRANSPORTS = ("tls", "tcp", "udp")
 PERSISTENCE = ("none", "transaction", "user")
 CODECS = ("PCMU", "PCMA")
+REGIONS = ("eu", "na", "uk")
 
 
 class ConfigError(Exception):
@@ -104,6 +107,16 @@ SCHEMA = (
         ("instance_id", "str_or_null", None),
         ("use_outbound", "bool", True),
     )),
+    ("phone", (
+        ("dial_plan", "dial_plan", ""),
+        ("digit_timeout_s", ("number", 1, 60), 4),
+        ("first_digit_timeout_s", ("number", 1, 300), 20),
+        ("call_waiting", "bool", True),
+        ("dnd", "bool", False),
+        ("region", ("enum", REGIONS), "eu"),
+        ("call_log_size", ("number", 0, 500), 50),
+        ("call_log_file", "path_or_null", None),
+    )),
     ("media", (
         ("rtp_port", "port", 40000),
         ("codecs", ("list_of", CODECS), ["PCMU", "PCMA"]),
@@ -196,6 +209,14 @@ def _check(kind, value):
         if value == "":
             return None
         kind = kind[:-9]
+    if kind == "dial_plan":
+        if not isinstance(value, str):
+            return "must be a string"
+        try:
+            DialPlan(value)
+        except DialPlanError as error:
+            return str(error)
+        return None
     if kind == "bool":
         return None if isinstance(value, bool) else "must be true or false"
     if kind in ("port", "port_or_zero"):

@@ -5,11 +5,12 @@ Rule: sans-IO. Inputs are method calls with ``now`` (float seconds):
 ``(kind, key, now)`` tuples), ``call_event`` (the CallEvents of
 app/callcontrol.py), ``placed`` (the call number ``make_call`` gave for a
 MakeCall), ``on_timer``, ``set_wall_clock`` (the time of day, handed in: never
-read here), ``set_dnd``, ``set_message_waiting``. Outputs are objects queued
-in order and drained with ``commands()``; each has a ``kind``:
+read here), ``set_dnd``, ``set_message_waiting``. Outputs (handsetio.py) are
+objects queued in order and drained with ``commands()``; each has a ``kind``:
 
     "call"    MakeCall, AcceptCall, AnswerCall, DropCall, ReleaseCall, HoldCall,
-              ResumeCall: ``apply(control, now)`` runs one on a CallControl
+              ResumeCall: ``apply(control, now)`` runs one on a CallControl,
+              ``handsetio.run_commands`` runs them all
     "dtmf"    SendDtmf(call, digit)
     "tone"    PlayTone(name, tone) (a core.tones.Tone of the region) / StopTone()
     "ringer"  RingerOn(region, cadence) ((on_s, off_s) pairs) / RingerOff()

@@ -10,6 +10,7 @@ LED states are names (off, on, blink): the runtime picks the driver pattern
 the message LED flashes).
 """
 
+
 class Output:
     """Base of every output: equality and repr by the FIELDS of each class."""
 

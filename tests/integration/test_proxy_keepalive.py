@@ -12,7 +12,6 @@ proxy certificate that answers REGISTER with 200 OK and a Flow-Timer.
 import signal
 import socket
 import ssl
-import threading
 import time
 
 from phonetest import (LOCALHOST, KamailioPool, PhoneThread, certs, phone_config,

@@ -94,3 +94,14 @@ def test_media_and_outbound_fields():
     assert "sip.use_outbound: must be true or false" in problems
     config = parse_config(good_document())
     assert config.media.codecs == ["PCMU", "PCMA"] and config.sip.use_outbound is True
+
+
+def test_phone_section_checks_the_dial_plan():
+    document = good_document()
+    document["phone"] = {"dial_plan": "[2-9", "region": "mars", "dnd": 1}
+    problems = problems_of(document)
+    assert any(p.startswith("phone.dial_plan: ") for p in problems)
+    assert any(p.startswith("phone.region: must be one of") for p in problems)
+    assert "phone.dnd: must be true or false" in problems
+    document["phone"] = {"dial_plan": "[2-9]xxx|0T", "region": "uk"}
+    assert parse_config(document).phone.region == "uk"

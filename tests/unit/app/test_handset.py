@@ -6,11 +6,12 @@ import sys
 from firmware.app import callcontrol as cc
 from firmware.app.callcontrol import CallEvent
 from firmware.app.calllog import ANSWERED, BUSY, CANCELLED, FAILED, MISSED, REFUSED, CallLog
-from firmware.app.handset import (CALLING, DIALING, DIALTONE, IDLE, LED_BLINK, LED_OFF,
-                                  LED_ON, NOTICE, RINGING, TALKING, AcceptCall, AnswerCall,
-                                  DropCall, Handset, HoldCall, MakeCall, PlayTone, ReleaseCall,
-                                  ResumeCall, RingerOff, RingerOn, SaveCallLog, SendDtmf,
-                                  SetLed, ShowScreen, seconds_pairs)
+from firmware.app.handset import (CALLING, DIALING, DIALTONE, IDLE, LED_BLINK, LED_OFF, LED_ON,
+                                  NOTICE, RINGING, TALKING, Handset)
+from firmware.app.handsetio import (AcceptCall, AnswerCall, DropCall, HoldCall, MakeCall,
+                                    PlayTone, ReleaseCall, ResumeCall, RingerOff, RingerOn,
+                                    SaveCallLog, SendDtmf, SetLed, ShowScreen, run_commands,
+                                    seconds_pairs)
 from firmware.core import tones
 
 PLAN = "[2-9]xxx|0[1-9]xxxxxxxx|00x.|*xx|#"
@@ -730,8 +731,6 @@ class SimPhone:
         self.node.flush = flush
 
     def apply(self):
-        from firmware.app.handset import run_commands
-
         self.outputs.extend(run_commands(self.handset, self.control, self.world.now))
 
     def events(self):
