@@ -20,6 +20,9 @@ from firmware.compat import const
 from firmware.core.errors import REASON_PHRASES, MessageError, SipSyntaxError, reason_phrase
 from firmware.core.headers import (
     LIST_HEADERS,
+    QUICK_CONTACTS,
+    QUICK_NAME_ADDR,
+    QUICK_VIA_LIST,
     check_contacts,
     check_name_addr,
     check_uri,
@@ -32,6 +35,7 @@ from firmware.core.headers import (
     parse_uint,
     parse_via,
     parse_via_list,
+    small_expires,
     split_list,
 )
 from firmware.core.uri import is_digits, parse_uri
@@ -133,17 +137,34 @@ def _as_value(value):
     return value.strip(" \t")
 
 
-class Headers:
-    """Header fields in order, as [name, value] pairs, looked up case-insensitively.
+def _line(name, value):
+    if not is_token(name):
+        raise ValueError("bad header name %r" % (name,))
+    return name + ": " + _as_value(value)
 
-    Compact names equal their long forms ('v' is 'Via'). get_all() splits list
-    headers at commas; authentication headers and Date are never split.
+
+def _name_of(line):
+    return line[: line.find(":")].rstrip(" \t")
+
+
+def _value_of(line):
+    return line[line.find(":") + 1 :].strip(" \t")
+
+
+class Headers:
+    """Header fields in order, looked up case-insensitively.
+
+    Compact names equal their long forms ('v' is 'Via'). Each field is kept
+    as its header line (folding removed), so a received header serialises
+    exactly as it came; iterating gives (name, value) pairs. get_all()
+    splits list headers at commas; authentication headers and Date are
+    never split.
     """
 
-    __slots__ = ("_fields", "_keys", "_cache")
+    __slots__ = ("_lines", "_keys", "_cache")
 
     def __init__(self, fields=None):
-        self._fields = []
+        self._lines = []
         self._keys = []
         self._cache = None
         if fields is not None:
@@ -155,21 +176,22 @@ class Headers:
         key = header_key(name)
         keys = self._keys
         if key in keys:
-            return self._fields[keys.index(key)][1]
+            return _value_of(self._lines[keys.index(key)])
         return default
 
     def values(self, name):
         """Every value of the header, one per header line, not split."""
         key = header_key(name)
         keys = self._keys
-        fields = self._fields
-        return [fields[i][1] for i in range(len(keys)) if keys[i] == key]
+        if keys.count(key) == 1:
+            return [_value_of(self._lines[keys.index(key)])]
+        lines = self._lines
+        return [_value_of(lines[i]) for i in range(len(keys)) if keys[i] == key]
 
     def get_all(self, name):
         """Every value of the header; list headers are split at commas."""
-        key = header_key(name)
         found = self.values(name)
-        if key not in LIST_HEADERS:
+        if header_key(name) not in LIST_HEADERS:
             return found
         out = []
         for value in found:
@@ -183,7 +205,7 @@ class Headers:
 
     def add(self, name, value):
         """Append a header line."""
-        self._fields.append([name, _as_value(value)])
+        self._lines.append(_line(name, value))
         self._keys.append(header_key(name))
         self._cache = None
 
@@ -192,7 +214,7 @@ class Headers:
         key = header_key(name)
         keys = self._keys
         i = keys.index(key) if key in keys else 0
-        self._fields.insert(i, [name, _as_value(value)])
+        self._lines.insert(i, _line(name, value))
         keys.insert(i, key)
         self._cache = None
 
@@ -204,7 +226,7 @@ class Headers:
             self.add(name, value)
             return
         first = keys.index(key)
-        self._fields[first] = [name, _as_value(value)]
+        self._lines[first] = _line(name, value)
         self._drop(key, first + 1)
         self._cache = None
 
@@ -217,35 +239,35 @@ class Headers:
 
     def _drop(self, key, start):
         keys = self._keys
-        fields = self._fields
+        lines = self._lines
         i = len(keys) - 1
         while i >= start:
             if keys[i] == key:
                 del keys[i]
-                del fields[i]
+                del lines[i]
             i -= 1
 
     def copy(self):
         new = Headers()
-        new._fields = [[n, v] for n, v in self._fields]
+        new._lines = list(self._lines)
         new._keys = list(self._keys)
         return new
 
     def items(self):
-        return [(n, v) for n, v in self._fields]
+        return [(_name_of(line), _value_of(line)) for line in self._lines]
 
     def __contains__(self, name):
         return header_key(name) in self._keys
 
     def __iter__(self):
-        for name, value in self._fields:
-            yield (name, value)
+        for line in self._lines:
+            yield (_name_of(line), _value_of(line))
 
     def __len__(self):
-        return len(self._fields)
+        return len(self._lines)
 
     def __eq__(self, other):
-        return isinstance(other, Headers) and self._fields == other._fields
+        return isinstance(other, Headers) and self.items() == other.items()
 
     def __ne__(self, other):
         return not self.__eq__(other)
@@ -331,20 +353,26 @@ class _Message:
 
     def _serialize(self, start_line):
         body = self.body
-        keys = self.headers._keys
-        fields = self.headers._fields
-        lines = [name + ": " + value for name, value in fields]
+        headers = self.headers
+        keys = headers._keys
+        lines = headers._lines
         length = str(len(body))
         count = keys.count("content-length")
         if count == 0:
-            lines.append("Content-Length: " + length)
+            text = "\r\n".join(lines)
+            if text:
+                text = start_line + "\r\n" + text + "\r\nContent-Length: " + length
+            else:
+                text = start_line + "\r\nContent-Length: " + length
         else:
             i = keys.index("content-length")
-            lines[i] = fields[i][0] + ": " + length
+            lines = list(lines)
+            lines[i] = _name_of(lines[i]) + ": " + length
             if count > 1:
                 lines = [lines[k] for k in range(len(keys))
                          if k <= i or keys[k] != "content-length"]
-        text = start_line + "\r\n" + "\r\n".join(lines) + "\r\n\r\n"
+            text = start_line + "\r\n" + "\r\n".join(lines)
+        text += "\r\n\r\n"
         data = text.encode()
         if len(data) != len(text):
             data = encode_text(text)
@@ -361,11 +389,14 @@ class _Message:
 
 def _without_length(headers):
     keys = headers._keys
-    fields = headers._fields
-    return [fields[i] for i in range(len(keys)) if keys[i] != "content-length"]
+    lines = headers._lines
+    return [(_name_of(lines[i]), _value_of(lines[i])) for i in range(len(keys))
+            if keys[i] != "content-length"]
 
 
 def _as_body(body):
+    if type(body) is bytes:
+        return body
     if isinstance(body, str):
         return body.encode()
     return bytes(body)
@@ -443,7 +474,7 @@ def make_response(request, status, reason=None, to_tag=None, headers=None, body=
     (name, value) pairs appended after those."""
     src = request.headers
     out = Headers()
-    fields = out._fields
+    lines = out._lines
     keys = out._keys
     for key, name in (("via", "Via"), ("from", "From"), ("to", "To"),
                       ("call-id", "Call-ID"), ("cseq", "CSeq")):
@@ -453,7 +484,7 @@ def make_response(request, status, reason=None, to_tag=None, headers=None, body=
         for value in values:
             if key == "to" and to_tag and not _has_tag(value):
                 value = value + ";tag=" + to_tag
-            fields.append([name, value])
+            lines.append(name + ": " + value)
             keys.append(key)
     if headers is not None:
         for name, value in headers:
@@ -491,8 +522,8 @@ class _Problem:
             self.detail = detail
 
 
-# Header names as commonly written, with their lookup keys: a hit skips the
-# name checks. Other names are checked, then keyed by header_key().
+# Header names as commonly written, colon included, with their lookup keys: when
+# every line of a message starts with one, no line needs a closer look.
 _KNOWN_NAMES = {}
 for _name in ("Via", "From", "To", "Call-ID", "CSeq", "Contact", "Max-Forwards",
               "Content-Length", "Content-Type", "Expires", "Allow", "Supported", "Require",
@@ -505,8 +536,9 @@ for _name in ("Via", "From", "To", "Call-ID", "CSeq", "Contact", "Max-Forwards",
               "Service-Route", "Subscription-State", "Accept-Language", "Unsupported",
               "Proxy-Require", "Content-Disposition", "Retry-After", "Timestamp",
               "v", "f", "t", "i", "m", "l", "c", "k", "s", "o", "u", "e", "x", "r", "b"):
-    _KNOWN_NAMES[_name] = header_key(_name)
-    _KNOWN_NAMES[_name.lower()] = header_key(_name)
+    _KNOWN_NAMES[_name + ":"] = header_key(_name)
+    _KNOWN_NAMES[_name.lower() + ":"] = header_key(_name)
+_new = object.__new__  # a parsed message skips the checks its constructor makes
 _KNOWN_METHODS = ("INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "PRACK",
                   "UPDATE", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "INFO", "PUBLISH")
 
@@ -526,8 +558,8 @@ def parse_message(data, stream=False):
 
 
 def _parse(data, stream):
-    if not isinstance(data, bytes):
-        if not isinstance(data, (bytearray, memoryview)):
+    if type(data) is not bytes:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
             raise MessageError(None, "Bad Request", "message must be bytes")
         data = bytes(data)
     problem = _Problem()
@@ -538,18 +570,18 @@ def _parse(data, stream):
         data = data[:MAX_MESSAGE_SIZE]
         n = MAX_MESSAGE_SIZE
     start = 0
-    while start < n and (data[start] == 13 or data[start] == 10):
-        start += 1  # RFC 3261 7.5: CRLFs before the start line are ignored
+    if n and (data[0] == 13 or data[0] == 10):
+        while start < n and (data[start] == 13 or data[start] == 10):
+            start += 1  # RFC 3261 7.5: CRLFs before the start line are ignored
     if start == n:
         raise MessageError(None, "Bad Request", "empty message")
     # The header section ends at the first empty line (CRLF CRLF, or bare LFs).
     i = data.find(b"\n\r\n", start)
     j = data.find(b"\n\n", start)
     if i >= 0 and (j < 0 or i < j):
-        head = data[start:i]
         body_start = i + 3
     elif j >= 0:
-        head = data[start:j]
+        i = j
         body_start = j + 2
     else:
         # A datagram may end right after its last header line: the packet ends the
@@ -557,37 +589,61 @@ def _parse(data, stream):
         if stream or data[n - 1] != 10:
             problem.note(400, _bad("incomplete header section"),
                          "no empty line ends the header section")
-        head = data[start:n]
+        i = n - 1 if data[n - 1] == 10 else n
         body_start = n
-        if head[-1:] == b"\n":
-            head = head[:-1]
-    if head[-1:] == b"\r":
-        head = head[:-1]
-    text = decode_text(head)
+    if i > start and data[i - 1] == 13:
+        i -= 1
+    head = data[start:i]
+    try:
+        text = head.decode()
+        if len(text) != len(head):
+            text = _decode_slow(head)  # not ASCII: decode the same way on every interpreter
+    except Exception:
+        text = _decode_slow(head)
     lines = text.split("\r\n")
     count = len(lines) - 1
     if text.count("\n") != count or text.count("\r") != count:
         lines = _split_lenient(text, problem)
     msg = _start_line(lines[0], problem)
-    fields, keys = _header_lines(lines, len(text) > MAX_HEADER_LINE, problem)
+    del lines[0]
+    known = _KNOWN_NAMES
+    keys = [known.get(line[: line.find(":") + 1]) for line in lines]
+    if None in keys or len(text) > MAX_HEADER_LINE:
+        lines, keys = _header_lines(lines, problem)
+    if len(keys) > MAX_HEADER_COUNT:
+        problem.note(413, "Request Entity Too Large - too many headers",
+                     "%d header lines" % len(keys))
     headers = msg.headers
-    headers._fields = fields
+    headers._lines = lines
     headers._keys = keys
     is_request = msg.is_request
-    via_ok = _check_headers(msg, fields, keys, problem)
+    # Where each header is first and last: duplicates show as first != last.
+    last = dict(zip(keys, range(len(keys))))  # noqa: B905 (MicroPython has no strict=)
+    if len(last) == len(keys):
+        first = last
+    else:
+        first = {}
+        for i in range(len(keys) - 1, -1, -1):
+            first[keys[i]] = i
+    via_ok = _check_headers(msg, lines, keys, first, last, problem)
     # The body (RFC 3261 18.3).
     available = n - body_start
-    if "content-length" in keys:
-        value = _single(fields, keys, "content-length", "Content-Length", problem, False)
-        if not is_digits(value) or len(value) > 10:
+    i = first.get("content-length")
+    if i is not None:
+        line = lines[i]
+        value = line[line.find(":") + 1 :].strip(" \t")
+        if last["content-length"] != i:
+            problem.note(400, _bad("duplicate Content-Length header"),
+                         "more than one Content-Length")
+        if is_digits(value) and len(value) < 10:
+            length = int(value)
+        else:
             try:
                 length = parse_uint(value, MAX_UINT32)
             except SipSyntaxError:
                 problem.note(400, _bad("malformed Content-Length header"),
                              "Content-Length is not a non-negative number")
                 length = 0
-        else:
-            length = int(value)
         if length > MAX_MESSAGE_SIZE:
             problem.note(413, "Request Entity Too Large",
                          "Content-Length %d too large" % length)
@@ -642,7 +698,13 @@ def _start_line(line, problem):
             status = 0
         else:
             status = int(code)
-        msg = Response(status, after[1:])
+        msg = _new(Response)
+        msg.status = status
+        msg.reason = after[1:]
+        msg.version = SIP_VERSION
+        msg.headers = _new(Headers)
+        msg.headers._cache = None
+        msg.body = b""
         if version != SIP_VERSION:
             msg.version = _version(version, problem, line)
         return msg
@@ -657,7 +719,14 @@ def _start_line(line, problem):
             if words[2][:4].upper() != "SIP/":
                 words[2] = SIP_VERSION
     method, uri, version = words
-    msg = Request(method, uri)
+    msg = _new(Request)
+    msg.method = method
+    msg.uri = uri
+    msg.version = SIP_VERSION
+    msg.headers = _new(Headers)
+    msg.headers._cache = None
+    msg.body = b""
+    msg._ruri = None
     if version != SIP_VERSION:
         msg.version = _version(version, problem, line)
     if method not in _KNOWN_METHODS and not is_token(method):
@@ -680,82 +749,118 @@ def _version(version, problem, line):
     return SIP_VERSION
 
 
-def _header_lines(lines, check_length, problem):
-    fields = []
+def _header_lines(raw, problem):
+    """Header lines unfolded and checked, and their keys: the careful path."""
+    lines = []
     keys = []
-    known = _KNOWN_NAMES
-    broken = 0  # len(fields) after the last bad line: nothing to fold onto
-    folded = False
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        key = known.get(name)
-        if key is not None and colon and not check_length:
-            fields.append([name, value.strip(" \t")])
-            keys.append(key)
-            continue
-        # The unusual cases: folding, white space before the colon, other names.
-        if check_length and len(line) > MAX_HEADER_LINE:
+    broken = 0  # len(lines) after the last bad line: nothing to fold onto
+    for line in raw:
+        if len(line) > MAX_HEADER_LINE:
             problem.note(413, "Request Entity Too Large - header line too long",
                          "header line of %d characters" % len(line))
-            broken = len(fields)
+            broken = len(lines)
             continue
         first = line[:1]
         if first == " " or first == "\t":
-            if len(fields) == broken:
+            if len(lines) == broken:
                 problem.note(400, _bad("continuation without a header"),
                              "folded line without a header")
             else:
-                fields[-1][1] += line
-                folded = True
+                folded = lines[-1] + line
+                if len(folded) > MAX_HEADER_LINE:
+                    problem.note(413, "Request Entity Too Large - header too long",
+                                 "folded header of %d characters" % len(folded))
+                    folded = lines[-1]
+                lines[-1] = folded
             continue
-        if not colon:
+        colon = line.find(":")
+        if colon < 0:
             problem.note(400, _bad("malformed header line"), "no colon in %r" % line[:80])
-            broken = len(fields)
+            broken = len(lines)
             continue
-        name = name.rstrip(" \t")
-        if key is None and not is_token(name):
+        name = line[:colon].rstrip(" \t")
+        if not is_token(name):
             problem.note(400, _bad("malformed header name"), "bad header name %r" % name[:80])
-            broken = len(fields)
+            broken = len(lines)
             continue
-        fields.append([name, value.strip(" \t")])
+        lines.append(line)
         keys.append(header_key(name))
-    if folded:
-        for field in fields:
-            value = field[1].strip(" \t")
-            field[1] = value
-            if len(value) > MAX_HEADER_LINE:
-                problem.note(413, "Request Entity Too Large - header too long",
-                             "folded header of %d characters" % len(value))
-    if len(fields) > MAX_HEADER_COUNT:
-        problem.note(413, "Request Entity Too Large - too many headers",
-                     "%d header lines" % len(fields))
-    return fields, keys
+    return lines, keys
 
 
-def _single(fields, keys, key, name, problem, required):
-    """The only value of a header that must appear once (None if absent)."""
-    count = keys.count(key)
-    if count == 1:
-        return fields[keys.index(key)][1]
-    if count > 1:
-        problem.note(400, _bad("duplicate %s header" % name), "more than one " + name)
-        return fields[keys.index(key)][1]
-    if required:
-        problem.note(400, _bad("missing %s header" % name), "no %s header" % name)
-    return None
+def _values(lines, keys, key, first, last):
+    i = first[key]
+    if last[key] == i:
+        line = lines[i]
+        return [line[line.find(":") + 1 :].strip(" \t")]
+    return [_value_of(lines[k]) for k in range(i, last[key] + 1) if keys[k] == key]
 
 
-def _all(fields, keys, key):
-    if keys.count(key) == 1:
-        return [fields[keys.index(key)][1]]
-    return [fields[i][1] for i in range(len(keys)) if keys[i] == key]
+def _quick_check(msg, lines, first, last):
+    """True when an ordinary message passes every check the quick way; False means
+    only that _check_headers must look closer."""
+    if QUICK_VIA_LIST is None:
+        return False
+    try:
+        via = first["via"]
+        from_ = first["from"]
+        to = first["to"]
+        call_id = first["call-id"]
+        cseq = first["cseq"]
+    except KeyError:
+        return False
+    if (last["via"] != via or last["from"] != from_ or last["to"] != to
+            or last["call-id"] != call_id or last["cseq"] != cseq):
+        return False
+    line = lines[via]
+    if not QUICK_VIA_LIST(line[line.find(":") + 1 :].strip(" \t")):
+        return False
+    line = lines[from_]
+    if not QUICK_NAME_ADDR(line[line.find(":") + 1 :].strip(" \t")):
+        return False
+    line = lines[to]
+    if not QUICK_NAME_ADDR(line[line.find(":") + 1 :].strip(" \t")):
+        return False
+    line = lines[call_id]
+    value = line[line.find(":") + 1 :].strip(" \t")
+    if not value or " " in value or "\t" in value:
+        return False
+    line = lines[cseq]
+    number, sp, method = line[line.find(":") + 1 :].strip(" \t").partition(" ")
+    if not sp or not is_digits(number) or len(number) > 9:
+        return False
+    if method != msg.method if msg.is_request else not is_token(method):
+        return False
+    i = first.get("max-forwards")
+    if i is not None:
+        line = lines[i]
+        value = line[line.find(":") + 1 :].strip(" \t")
+        if last["max-forwards"] != i or not is_digits(value) or len(value) > 3 or int(value) > 255:
+            return False
+    i = first.get("expires")
+    if i is not None:
+        line = lines[i]
+        value = line[line.find(":") + 1 :].strip(" \t")
+        if last["expires"] != i or not is_digits(value) or len(value) > 9:
+            return False
+    i = first.get("contact")
+    if i is not None:
+        if last["contact"] != i:
+            return False
+        line = lines[i]
+        value = line[line.find(":") + 1 :].strip(" \t")
+        if not QUICK_CONTACTS(value) or not small_expires(value):
+            return False
+    return True
 
 
-def _check_headers(msg, fields, keys, problem):
+def _check_headers(msg, lines, keys, first, last, problem):
     """Check the headers every message needs; return whether the top Via is usable."""
+    if _quick_check(msg, lines, first, last):
+        return True
     via_ok = False
-    if "via" in keys:
-        values = _all(fields, keys, "via")
+    if "via" in first:
+        values = _values(lines, keys, "via", first, last)
         try:
             for value in values:
                 check_via_list(value)
@@ -765,47 +870,44 @@ def _check_headers(msg, fields, keys, problem):
             via_ok = _top_via_usable(values[0])
     else:
         problem.note(400, _bad("missing Via header"), "no Via header")
-    for key, name in (("from", "From"), ("to", "To")):
-        if keys.count(key) == 1:
-            value = fields[keys.index(key)][1]
+    for key, name in _SINGLE_HEADERS:
+        i = first.get(key)
+        if i is None:
+            if key in _REQUIRED:
+                problem.note(400, _bad("missing %s header" % name), "no %s header" % name)
+            continue
+        if last[key] != i:
+            problem.note(400, _bad("duplicate %s header" % name), "more than one " + name)
+        line = lines[i]
+        value = line[line.find(":") + 1 :].strip(" \t")
+        if key == "cseq":
+            number, sp, method = value.partition(" ")
+            if not (sp and is_digits(number) and len(number) < 10 and
+                    (method == msg.method if msg.is_request else is_token(method))):
+                try:
+                    method = parse_cseq(value)[1]
+                    if msg.is_request and method != msg.method:
+                        problem.note(400, _bad("CSeq method does not match"),
+                                     "CSeq method %s in a %s request" % (method, msg.method))
+                except SipSyntaxError as exc:
+                    problem.note(400, _bad("malformed CSeq header"), str(exc))
+        elif key == "call-id":
+            if not value or " " in value or "\t" in value:
+                problem.note(400, _bad("malformed Call-ID header"), "bad Call-ID %r" % value)
+        elif key == "max-forwards" or key == "expires":
+            limit = 255 if key == "max-forwards" else MAX_UINT32
+            if not (is_digits(value) and len(value) < 4 and int(value) <= limit):
+                try:
+                    parse_uint(value, limit)
+                except SipSyntaxError as exc:
+                    problem.note(400, _bad("malformed %s header" % name), str(exc))
         else:
-            value = _single(fields, keys, key, name, problem, True)
-        if value is not None:
             try:
                 check_name_addr(value)
             except SipSyntaxError as exc:
                 problem.note(400, _bad("malformed %s header" % name), str(exc))
-    if keys.count("call-id") == 1:
-        value = fields[keys.index("call-id")][1]
-    else:
-        value = _single(fields, keys, "call-id", "Call-ID", problem, True)
-    if value is not None and (not value or " " in value or "\t" in value):
-        problem.note(400, _bad("malformed Call-ID header"), "bad Call-ID %r" % value)
-    if keys.count("cseq") == 1:
-        value = fields[keys.index("cseq")][1]
-    else:
-        value = _single(fields, keys, "cseq", "CSeq", problem, True)
-    if value is not None:
-        number, sp, method = value.partition(" ")
-        if not (sp and is_digits(number) and len(number) < 10 and
-                (method == msg.method if msg.is_request else is_token(method))):
-            try:
-                method = parse_cseq(value)[1]
-                if msg.is_request and method != msg.method:
-                    problem.note(400, _bad("CSeq method does not match"),
-                                 "CSeq method %s in a %s request" % (method, msg.method))
-            except SipSyntaxError as exc:
-                problem.note(400, _bad("malformed CSeq header"), str(exc))
-    for key, name, limit in (("max-forwards", "Max-Forwards", 255),
-                             ("expires", "Expires", MAX_UINT32)):
-        if key in keys:
-            value = _single(fields, keys, key, name, problem, False)
-            try:
-                parse_uint(value, limit)
-            except SipSyntaxError as exc:
-                problem.note(400, _bad("malformed %s header" % name), str(exc))
-    if "contact" in keys:
-        values = _all(fields, keys, "contact")
+    if "contact" in first:
+        values = _values(lines, keys, "contact", first, last)
         try:
             stars = 0
             for value in values:
@@ -815,6 +917,12 @@ def _check_headers(msg, fields, keys, problem):
         except SipSyntaxError as exc:
             problem.note(400, _bad("malformed Contact header"), str(exc))
     return via_ok
+
+
+# Headers that must appear at most once, checked in this order.
+_SINGLE_HEADERS = (("from", "From"), ("to", "To"), ("call-id", "Call-ID"), ("cseq", "CSeq"),
+                   ("max-forwards", "Max-Forwards"), ("expires", "Expires"))
+_REQUIRED = ("from", "to", "call-id", "cseq")
 
 
 def _top_via_usable(text):

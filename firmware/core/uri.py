@@ -28,17 +28,19 @@ _IPV6_CHARS = _HEX + ":."
 # Patterns for the plain, common form of a SIP URI, used by the message layer to
 # accept ordinary messages quickly. Each accepts a strict subset of what
 # parse_uri() accepts: a miss means "ask the full parser", never "malformed".
-_USER_RE = "[A-Za-z0-9._~!$&'()*+,;=?/-]+"
-_PASSWORD_RE = "[A-Za-z0-9._~!$&'()*+,;=-]*"
-HOST_RE = "(?:[A-Za-z0-9_.-]+|\\[[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\\])"
-PORT_RE = ("(?:[0-9][0-9]?[0-9]?[0-9]?|[0-5][0-9][0-9][0-9][0-9]|6[0-4][0-9][0-9][0-9]"
-           "|65[0-4][0-9][0-9]|655[0-2][0-9]|6553[0-5])")
-_PARAM_CHARS_RE = "[A-Za-z0-9._~!$&'()*+%:\\[\\]/-]+"
+# Possessive quantifiers (*+, ++, ?+) only ever reject more, never accept more.
+_USER_RE = "[A-Za-z0-9._~!$&'()*+,;=?/-]++"
+_PASSWORD_RE = "[A-Za-z0-9._~!$&'()*+,;=-]*+"
+HOST_RE = "(?:[A-Za-z0-9_.-]++|\\[[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\\])"
+# Longest alternatives first: inside a possessive group nothing is retried later.
+PORT_RE = ("(?:[0-5][0-9][0-9][0-9][0-9]|6[0-4][0-9][0-9][0-9]|65[0-4][0-9][0-9]"
+           "|655[0-2][0-9]|6553[0-5]|[0-9][0-9]?[0-9]?[0-9]?)")
+_PARAM_CHARS_RE = "[A-Za-z0-9._~!$&'()*+%:\\[\\]/-]++"
 SIP_URI_RE = ("sips?:(?:" + _USER_RE + "(?::" + _PASSWORD_RE + ")?@)?" + HOST_RE
               + "(?::" + PORT_RE + ")?(?:;" + _PARAM_CHARS_RE + "(?:=" + _PARAM_CHARS_RE
-              + ")?)*")
+              + ")?+)*+")
 # The same inside an addr-spec written without <>: no ';', '?' or ',' in the user.
-SIP_URI_BARE_RE = ("sips?:(?:[A-Za-z0-9._~!$&'()*+=/-]+(?::[A-Za-z0-9._~!$&'()*+=-]*)?@)?"
+SIP_URI_BARE_RE = ("sips?:(?:[A-Za-z0-9._~!$&'()*+=/-]++(?::[A-Za-z0-9._~!$&'()*+=-]*+)?@)?"
                    + HOST_RE + "(?::" + PORT_RE + ")?")
 
 

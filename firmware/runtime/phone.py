@@ -95,6 +95,8 @@ class Phone:
         self._next_inbound = INBOUND_IDS_START
         self._opening = []         # connect tasks, cancelled if still running at close
         self.started = False
+        self.media = None          # runtime.media.Media: told every call event, closed last
+        self.handset = None        # runtime.handset.HandsetRuntime: told every call event
         self.stats = {"handshakes": 0, "inbound_connections": 0, "proxy_connects": 0,
                       "proxy_closes": 0, "proxy_failures": 0}
 
@@ -157,6 +159,10 @@ class Phone:
             self.udp.close()
         if self.server is not None:
             self.server.close()
+        if self.handset is not None:
+            self.handset.close()
+        if self.media is not None:
+            self.media.close()
         self._stopped.set()
 
     # -- the loop ------------------------------------------------------------------------
@@ -351,6 +357,10 @@ class Phone:
     def _call_event(self, event, now):
         """Report a call-control event; act on what concerns the proxy link."""
         self._event(event.name, _details(event), event.call)
+        if self.media is not None:
+            self.media.call_event(event, now)
+        if self.handset is not None:
+            self.handset.call_event(event, now)
         link = self.link
         if link is None or link.mode != MODE_PERSISTENT:
             return

@@ -16,6 +16,7 @@ import sys
 from firmware import compat
 from firmware.app.config import ConfigError, parse_config
 from firmware.runtime.board import BoardError, load_board
+from firmware.runtime.handset import attach_board
 from firmware.runtime.phone import Phone
 
 FILE_FIELDS = (("tls", "ca_file"), ("tls", "cert_file"), ("tls", "key_file"),
@@ -52,6 +53,13 @@ def load_config(path):
         setattr(getattr(config, section), field, full)
         if not os.access(full, os.R_OK):
             problems.append("%s: %s.%s: cannot read file %s" % (path, section, field, value))
+    log_file = config.phone.call_log_file
+    if log_file:
+        # written, not read: it need not exist yet, but its folder must
+        full = log_file if os.path.isabs(log_file) else os.path.join(base, log_file)
+        config.phone.call_log_file = full
+        if not os.path.isdir(os.path.dirname(full)):
+            problems.append("%s: phone.call_log_file: no folder for %s" % (path, log_file))
     if problems:
         raise StartupError(problems)
     return config
@@ -100,10 +108,14 @@ def confirm_trial_when_registered(on_event):
     return wrapped
 
 
-async def run_phone(config, on_event, on_sip=None):
+async def run_phone(config, on_event, on_sip=None, board=None):
+    """Run the phone until SIGTERM or SIGINT; with ``board``, its handset too
+    (keypad, hook, display, LEDs, ringer and sound card: runtime/handset.py)."""
     on_event = confirm_trial_when_registered(on_event)
     phone = Phone(config, on_event=on_event, on_sip=on_sip,
                   keylog_file=os.environ.get("SSLKEYLOGFILE"))
+    if board is not None:
+        attach_board(phone, board)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, phone.stop)
@@ -131,5 +143,5 @@ def main(argv=None):
     if args.log_sip:
         def on_sip(direction, peer, data):
             print("%s %s\n%s" % (direction, peer, data.decode("utf-8", "replace")), flush=True)
-    asyncio.run(run_phone(config, print_event(clock_start), on_sip))
+    asyncio.run(run_phone(config, print_event(clock_start), on_sip, board))
     return 0

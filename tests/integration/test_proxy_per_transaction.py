@@ -16,10 +16,11 @@ to reach the phone over a connection that is about to close.
 
 import os
 
-from phonetest import (SCENARIOS, KamailioPool, PhoneThread, localhost_certs, phone_config)
+from phonetest import (SCENARIOS, KamailioPool, PhoneThread, certs, localhost_certs,
+                       phone_config)
 from tools.peers import Sipp, TlsHandshakeCounter
 
-__all__ = ["localhost_certs"]
+__all__ = ["certs", "localhost_certs"]
 
 
 def link_connection(phone):
@@ -91,3 +92,20 @@ def test_connection_per_transaction_and_incoming_call_on_server_port(tmp_path,
         assert b"Route: <sip:localhost:%d;transport=tls;lr>" % kam.tls_port in data, data
         assert b"Contact: <sip:alice@127.0.0.1:%d;transport=tls>" % (
             doc["listen"]["tls_port"]) in data, data
+
+
+def test_address_only_is_per_transaction_and_verified_against_the_address(tmp_path, certs):
+    """Only the IP address configured: no persistent connection either, and the
+    certificate is checked against the address (the proxy's has IP:127.0.0.1)."""
+    with KamailioPool(tmp_path, certs) as pool:
+        kam = pool.start(fix_contacts=False, no_connect=False)
+        hellos = TlsHandshakeCounter(tmp_path / "tshark", kam.tls_port).start()
+        with PhoneThread(phone_config(certs, kam, hostname=None)) as phone:
+            assert phone.phone.link.mode == "transaction"
+            phone.wait_event("REGISTERED", 5)
+            phone.wait_event("PROXY_CLOSED", 5)
+            assert link_connection(phone) is None
+        client_hellos = hellos.client_hellos()
+    # register and un-register, each over its own connection; no SNI for an address
+    assert [h["server_name"] for h in client_hellos] == ["", ""], client_hellos
+    assert not phone.find("TLSFAIL"), phone.describe()

@@ -9,7 +9,7 @@ Without a clock it is free-running: every read gets the next period and no
 xrun ever happens. Samples are signed 16-bit little-endian mono.
 
 Device names (as written in a board file):
-  capture:  ``tone:<hz>`` | ``silence`` | ``wav:<path>``
+  capture:  ``tone:<hz>`` | ``silence`` | ``wav:<path>`` (looped)
   playback: ``null`` | ``memory`` | ``wav:<path>`` (written on close)
 """
 
@@ -76,7 +76,8 @@ class _Tone:
 
 
 class _Samples:
-    """PCM from a file, resampled to the device rate by nearest sample."""
+    """PCM from a file, played in a loop, resampled to the device rate by
+    nearest sample (a tool that wants better converts the file first)."""
 
     __slots__ = ("rate", "pcm", "position")
 
@@ -91,6 +92,9 @@ class _Samples:
         ratio = self.rate / rate
         for i in range(frames):
             index = int(self.position)
+            if index >= total > 0:
+                self.position -= total
+                index = int(self.position)
             if index < total:
                 out[2 * i] = self.pcm[2 * index]
                 out[2 * i + 1] = self.pcm[2 * index + 1]
