@@ -154,6 +154,20 @@ async def open_stream(conn, host, port, ssl_context, server_name, timeout, sink)
     conn.start_reading(sink)
 
 
+def route_address(host, port, wildcard):
+    """The local address the system would use to reach ``host`` (no packet is
+    sent: connecting a UDP socket only consults the routing table)."""
+    family = socket.AF_INET6 if wildcard == "::" else socket.AF_INET
+    probe = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        probe.connect(socket.getaddrinfo(host, port)[0][-1])
+        return probe.getsockname()[0]  # layercheck: ignore[mpy-method] wildcard listening is for CPython hosts
+    except OSError:
+        return "127.0.0.1" if family == socket.AF_INET else "::1"
+    finally:
+        probe.close()
+
+
 class UdpEndpoint:
     """A non-blocking UDP socket, polled: MicroPython has no datagram endpoints."""
 

@@ -110,6 +110,13 @@ class Phone:
             self.tls_client = client_context(tls.ca_file, tls.cert_file, tls.key_file,
                                              self.keylog_file)
         listen = config.listen
+        if listen.address in ("0.0.0.0", "::"):
+            # Via, Contact and SDP need an address peers can reach; 0.0.0.0 in SDP
+            # would even mean "hold".
+            proxy = config.outbound_proxy
+            self.ua.config.local_address = net.route_address(
+                proxy.address or proxy.hostname or config.account.domain, proxy.port,
+                listen.address)
         if listen.udp_port:
             self.udp = net.UdpEndpoint(listen.address, listen.udp_port)
             self.udp.start(self._report)
@@ -226,10 +233,10 @@ class Phone:
         if kind == net.DATAGRAM:
             data, host, port = value
             self._log_sip("<", "%s:%d" % (host, port), data)
-            self.ua.receive(data, Datagram(host, port), False, now)
+            self._deliver(data, Datagram(host, port), False, now)
         elif kind == net.MESSAGE:
             self._log_sip("<", _peer_text(conn.peer), value)
-            self.ua.receive(value, Flow(conn.conn_id), True, now)
+            self._deliver(value, Flow(conn.conn_id), True, now)
         elif kind == net.CONNECTED:
             self.stats["handshakes"] += 1
             if self.conns.get(conn.conn_id) is not conn:
@@ -256,6 +263,15 @@ class Phone:
                 conn.write(PONG)
         elif kind == net.PONG and outbound:
             link.pong_received(conn.conn_id, now)
+
+    def _deliver(self, message, source, reliable, now):
+        """Hand one message to the user agent. A bug the message provokes costs
+        that message, never the phone: it is reported and the loop goes on."""
+        try:
+            self.ua.receive(message, source, reliable, now)
+        except Exception as error:  # noqa: BLE001 - the phone must keep running
+            self._event("INTERNAL_ERROR", "while handling a message from %r: %s: %s"
+                        % (source, type(error).__name__, error))
 
     def _pump(self, now):
         """Execute what the core asked for until it asks for nothing more."""
