@@ -284,7 +284,7 @@ def main(argv=None):
                         help="calls per persistence mode for handshakes per call")
     parser.add_argument("--recoveries", type=int, default=3, help="proxy restarts")
     parser.add_argument("--no-baresip", action="store_true", help="skip baresip")
-    args = parser.parse_args(argv)
+    args = parser.parse_args([] if argv is None else argv)   # tools/bench calls main()
     workdir = tempfile.mkdtemp(prefix="bench-call-")
     try:
         certs = make_certs(os.path.join(workdir, "certs"))
@@ -326,4 +326,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -2,7 +2,8 @@
 
 Rule: a script is one command per line. ``#`` at the start of a line, or
 after a blank and followed by one (``call X   # first call``), starts a
-comment; any other ``#`` is the keypad key (``press 2002#``). A script with a
+comment; any other ``#`` is the keypad key (``press 2002#``; a lone ``#``
+key goes last on its line, ``press #``, without a comment). A script with a
 bad line is refused whole, before any phone starts, with the line number of
 every mistake.
 

@@ -98,9 +98,14 @@ class StreamFramer:
         self._error = None
 
     def feed(self, data):
-        """Append received bytes."""
-        if self._error is None and data:
+        """Append received bytes. Drain next_event() after each feed: only the
+        message being assembled is bounded, not what a caller piles up unread."""
+        if self._error is not None or not data:
+            return
+        if isinstance(data, (bytes, bytearray, memoryview)):
             self._buf.extend(data)
+        else:
+            self._fail(_framing_error(None, "Bad Request", "fed something other than bytes"))
 
     def buffered(self):
         """Number of bytes received and not yet returned as an event."""
@@ -113,10 +118,17 @@ class StreamFramer:
         try:
             return self._next()
         except MessageError as err:
-            if getattr(err, "fatal", False):
-                self._error = err
-                self._buf = bytearray()
+            if err.fatal:
+                self._fail(err)
             raise
+        except Exception as exc:  # a framer bug must never take the stack down
+            raise self._fail(_framing_error(None, "Bad Request",
+                                            "framing failed (%r)" % (exc,))) from None
+
+    def _fail(self, err):
+        self._error = err
+        self._buf = bytearray()
+        return err
 
     def _consume(self, n):
         self._buf = self._buf[n:]

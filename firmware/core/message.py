@@ -1,14 +1,17 @@
 """SIP messages: parse bytes into Request/Response objects and serialise them back.
 
 Rule: parse_message() splits the start line and the header lines eagerly and
-keeps every header exactly as received (name as written, value unfolded and
-stripped), in order. Of the header values it reads only what it must to
-accept a message (Via, From, To, Call-ID, CSeq, Contact, Max-Forwards,
-Content-Length, Expires) and keeps those results for the accessors;
-everything else is parsed on demand by the caller. Whatever the bytes, it
-returns a message or raises MessageError, which names the response the
-stack should send. serialize() is deterministic and always writes
-Content-Length as the length of the body.
+keeps every header line exactly as received (only folding removed), in
+order. It checks the headers a message cannot do without (Via, From, To,
+Call-ID, CSeq, Contact, Max-Forwards, Expires, Content-Length) so errors
+surface there, but builds no objects for them: the accessors parse on first
+use and keep the result until the headers change. Ordinary messages are
+checked by the quick patterns of the headers module; anything unusual, or
+an interpreter that cannot run them, goes through the full field parsers,
+with the same verdict. Whatever the bytes, parse_message returns a message
+or raises MessageError, which names the response the stack should send.
+serialize() is deterministic and always writes Content-Length as the length
+of the body; parse(serialize(m)) == m.
 
 Header text may hold any bytes. UTF-8 is decoded as such; each byte that
 is not part of valid UTF-8 becomes the private-use character U+F700+byte
@@ -22,10 +25,10 @@ from firmware.core.headers import (
     LIST_HEADERS,
     QUICK_CONTACTS,
     QUICK_NAME_ADDR,
+    QUICK_SIP_URI,
     QUICK_VIA_LIST,
     check_contacts,
     check_name_addr,
-    check_uri,
     check_via_list,
     header_key,
     is_token,
@@ -103,10 +106,10 @@ def decode_text(data):
     """bytes -> str, reversibly (see the module rule); identical on every interpreter."""
     try:
         text = data.decode()
+        if len(text) == len(data):
+            return text  # pure ASCII
     except Exception:
-        return _decode_slow(data)
-    if len(text) == len(data):
-        return text  # pure ASCII
+        pass
     return _decode_slow(data)
 
 
@@ -575,34 +578,20 @@ def _parse(data, stream):
             start += 1  # RFC 3261 7.5: CRLFs before the start line are ignored
     if start == n:
         raise MessageError(None, "Bad Request", "empty message")
-    # The header section ends at the first empty line (CRLF CRLF, or bare LFs).
-    i = data.find(b"\n\r\n", start)
-    j = data.find(b"\n\n", start)
-    if i >= 0 and (j < 0 or i < j):
-        body_start = i + 3
-    elif j >= 0:
-        i = j
-        body_start = j + 2
-    else:
-        # A datagram may end right after its last header line: the packet ends the
-        # header section. Anything else without the empty line is cut short.
-        if stream or data[n - 1] != 10:
-            problem.note(400, _bad("incomplete header section"),
-                         "no empty line ends the header section")
-        i = n - 1 if data[n - 1] == 10 else n
-        body_start = n
-    if i > start and data[i - 1] == 13:
-        i -= 1
-    head = data[start:i]
-    try:
-        text = head.decode()
-        if len(text) != len(head):
-            text = _decode_slow(head)  # not ASCII: decode the same way on every interpreter
-    except Exception:
-        text = _decode_slow(head)
-    lines = text.split("\r\n")
-    count = len(lines) - 1
-    if text.count("\n") != count or text.count("\r") != count:
+    # The header section ends at the first empty line. The usual CRLF CRLF is found
+    # first; if the header text then shows a bare CR or LF, the search is redone
+    # allowing for bare LFs.
+    i = data.find(b"\r\n\r\n", start)
+    if i >= 0:
+        text = decode_text(data[start:i])
+        lines = text.split("\r\n")
+        count = len(lines) - 1
+        if text.count("\n") == count and text.count("\r") == count:
+            body_start = i + 4
+        else:
+            i = -1
+    if i < 0:
+        text, body_start = _head_lenient(data, start, stream, problem)
         lines = _split_lenient(text, problem)
     msg = _start_line(lines[0], problem)
     del lines[0]
@@ -675,6 +664,29 @@ def _parse(data, stream):
     raise MessageError(problem.status, problem.reason, problem.detail, msg)
 
 
+def _head_lenient(data, start, stream, problem):
+    """(header text, body start) where lines may end in a bare LF."""
+    n = len(data)
+    i = data.find(b"\n\r\n", start)
+    j = data.find(b"\n\n", start)
+    if i >= 0 and (j < 0 or i < j):
+        body_start = i + 3
+    elif j >= 0:
+        i = j
+        body_start = j + 2
+    else:
+        # A datagram may end right after its last header line: the packet ends the
+        # header section. Anything else without the empty line is cut short.
+        if stream or data[n - 1] != 10:
+            problem.note(400, _bad("incomplete header section"),
+                         "no empty line ends the header section")
+        i = n - 1 if data[n - 1] == 10 else n
+        body_start = n
+    if i > start and data[i - 1] == 13:
+        i -= 1
+    return decode_text(data[start:i]), body_start
+
+
 def _split_lenient(text, problem):
     """Header lines ended by CRLF or by a bare LF; a bare CR is an error."""
     out = []
@@ -731,10 +743,11 @@ def _start_line(line, problem):
         msg.version = _version(version, problem, line)
     if method not in _KNOWN_METHODS and not is_token(method):
         problem.note(400, _bad("malformed method"), "bad method %r" % method)
-    try:
-        check_uri(uri)
-    except SipSyntaxError as exc:
-        problem.note(400, _bad("malformed Request-URI"), str(exc))
+    if QUICK_SIP_URI is None or not QUICK_SIP_URI(uri):
+        try:
+            parse_uri(uri)
+        except SipSyntaxError as exc:
+            problem.note(400, _bad("malformed Request-URI"), str(exc))
     return msg
 
 

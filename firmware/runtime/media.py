@@ -1,19 +1,21 @@
 """The media path: each call's RTP on UDP sockets, paced by the sound card.
 
 Rule: the sound card is the clock. While anything needs audio (a tone, a
-connected call) the device is open and one asyncio task sleeps until its next
-period is due, then reads every captured period, and per period: converts it
-to 8 kHz (``Resampler`` when the card runs faster), hands it to each call's
+connected call) the device is open, and the media path wakes when the card's
+next period is due (on CPython a bare timer callback, on MicroPython a task
+that sleeps), reads every captured period, and per period: converts it to
+8 kHz (``Resampler`` when the card runs faster), hands it to each call's
 ``MediaStream`` (encoded and sent, or counted as not sent while the call is
 on hold), takes one frame from each call's jitter buffer, mixes in the tone
 being played, and writes the result back to the card. Nothing else paces
-audio: there is no sleep loop of our own, and a card that runs slow or fast
-against the CPU clock is followed (a period not ready yet is polled for
-every ``poll_s``; the schedule re-anchors on the period that came).
+audio, and a card that runs slow or fast against the CPU clock is followed
+(a period not ready yet is polled for every ``poll_s``; the schedule
+re-anchors on the period that came).
 
 Sockets are polled, not awaited (MicroPython has no datagram endpoints):
-each tick drains the call's RTP and RTCP sockets before the playout frame is
-taken, so a packet counts as arrived at the tick that can first play it.
+each tick drains the call's RTP socket before the playout frame is taken, so
+a packet counts as arrived at the tick that can first play it; the RTCP
+socket, which carries a report every few seconds, every tenth tick.
 
 Calls follow the call-control events the ``Phone`` hands to ``call_event``:
 CONNECTED binds the RTP/RTCP pair (the listen address, ``Call.local_rtp_port``
@@ -51,6 +53,7 @@ MAX_CATCH_UP = 8        # periods read in one tick after the loop was held up
 MAX_DATAGRAMS = 64      # datagrams taken from one socket in one tick
 MAX_DATAGRAM = 2048
 MAX_TARGETS = 4         # resolved addresses kept per socket
+RTCP_POLL_TICKS = 10    # the RTCP socket is read every this many wake-ups
 
 WITH_MEDIA = ("CONNECTED", "MEDIA", "HOLDACK", "RESUMEACK")
 ENDING = ("DROPCALL", "DISCONNECTED", "TASKFAIL", "RELEASECALL")
@@ -89,7 +92,7 @@ class RtpSocket(net.UdpEndpoint):
         out = []
         while len(out) < MAX_DATAGRAMS:
             try:
-                data = self.sock.recvfrom(MAX_DATAGRAM)[0]
+                data = self.sock.recv(MAX_DATAGRAM)
             except OSError:  # EAGAIN: nothing (more) is waiting
                 break
             out.append(data)
@@ -173,7 +176,9 @@ class Media:
             self._from_card = Resampler(rate, VOICE_RATE, period_ms)
         self._silence = bytes(2 * self.voice_frames)
         self._open = False
-        self._task = None
+        self._task = None         # the task or timer handle that runs the clock
+        self._loop = None
+        self._rtcp_countdown = 0
         self._due = 0.0
         self._polling = False
 
@@ -185,7 +190,7 @@ class Media:
         number = event.call
         if number is None:
             return
-        if name == "ALERTINGX":
+        if name == "ALERTING":
             if self.ringback and self.tone is None and self._find(number) is None:
                 self.tone = tones.ToneGenerator(tones.tone(self.region, tones.RINGBACK))
                 self._ringback_call = number
@@ -365,7 +370,7 @@ class Media:
         self._polling = False
         self._due = now + self.period_s
         if self.own_task:
-            self._task = asyncio.create_task(self._run())
+            self._start_clock()
 
     def _release_device(self):
         """Close the device once nothing needs it."""
@@ -385,6 +390,24 @@ class Media:
             except OSError as error:
                 self._event("AUDIO_ERROR", "cause=%s" % _quote("close: %s" % error))
 
+    def _start_clock(self):
+        loop = asyncio.get_event_loop()
+        if hasattr(loop, "call_later"):
+            # CPython: a bare timer callback per period costs far less than
+            # waking a task (no future, one pass of the loop instead of two)
+            self._loop = loop
+            self._task = loop.call_later(self.period_s, self._wake)
+        else:
+            # MicroPython's asyncio has no timer callbacks: a task that sleeps
+            self._task = asyncio.create_task(self._run())
+
+    def _wake(self):
+        self._task = None
+        if not self._open:
+            return
+        if self._guarded_tick():
+            self._task = self._loop.call_later(max(0.0, self._due - self.clock()), self._wake)
+
     async def _run(self):
         try:
             while self._open:
@@ -393,11 +416,18 @@ class Media:
                     await asyncio.sleep(delay)
                 else:
                     await asyncio.sleep(0)  # catching up: still let the phone's loop run
-                if self._open:
-                    self._tick(self.clock())
+                if self._open and not self._guarded_tick():
+                    return
         except asyncio.CancelledError:
             return
-        except Exception as error:  # noqa: BLE001 - reported: the phone goes on without audio
+
+    def _guarded_tick(self):
+        """One tick; a failure is reported and closes the device (the phone
+        goes on without audio). False when the clock should stop."""
+        try:
+            self._tick(self.clock())
+            return self._open
+        except Exception as error:  # noqa: BLE001 - any failure of the card or a stream
             self._open = False
             self._task = None
             self._event("AUDIO_ERROR", "cause=%s" % _quote(str(error)))
@@ -405,12 +435,19 @@ class Media:
                 self.device.close()
             except OSError:
                 pass
+            return False
 
     def _tick(self, now):
         """Everything one wake-up of the media task does."""
         calls = self.calls
+        # RTCP comes every few seconds and nothing waits on it: looked for
+        # every RTCP_POLL_TICKS wake-ups only (one failing recv less per tick)
+        self._rtcp_countdown -= 1
+        rtcp = self._rtcp_countdown <= 0
+        if rtcp:
+            self._rtcp_countdown = RTCP_POLL_TICKS
         for audio in calls:
-            self._receive(audio, now)
+            self._receive(audio, now, rtcp)
         count = 0
         while count < MAX_CATCH_UP:
             pcm = self.device.read_frame()
@@ -453,14 +490,15 @@ class Media:
             out = self._silence
         self.device.write_frame(out if self._to_card is None else self._to_card.process(out))
 
-    def _receive(self, audio, now):
+    def _receive(self, audio, now, rtcp):
         stream = audio.stream
         for data in audio.rtp.receive():
             if stream is not None:
                 stream.receive(data, None, now)
-        for data in audio.rtcp.receive():
-            if stream is not None:
-                stream.receive_rtcp(data, None, now)
+        if rtcp:
+            for data in audio.rtcp.receive():
+                if stream is not None:
+                    stream.receive_rtcp(data, None, now)
 
     def _service(self, audio, now):
         stream = audio.stream

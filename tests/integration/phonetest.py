@@ -12,7 +12,7 @@ out a 5 s grace period here, and nothing is learned from it).
 
     with KamailioPool(tmp_path, certs) as pool:
         kam = pool.start(fix_contacts=False, no_connect=False)
-        phone = PhoneThread(phone_config(certs, kam, tmp_path)).start()
+        phone = PhoneThread(phone_config(certs, kam)).start()
         phone.wait_event("REGISTERED", 5)
 """
 
@@ -85,22 +85,6 @@ class KamailioPool:
 
     def __exit__(self, *exc):
         self.close()
-
-
-def kamailio_processes(kam):
-    """Pids of the Kamailio main process and its workers (one process group)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == kam.pid:        # fields[2] is the process group
-            pids.append(int(entry))
-    return pids
 
 
 def signal_kamailio(kam, sig):

@@ -7,8 +7,8 @@ once and then with the RFC 5626 4.5 back-off, and re-registers over the new
 connection (PROXY_RECOVERED, REGISTERED) within 2 s of the proxy being back;
 the next call connects over it. The back-off here is configured short
 (reconnect.base_s 0.5, max_s 1) so the test does not wait out RFC 5626's 30 s.
-A call that was up while the proxy restarted is still there afterwards: the
-phone's BYE goes over the new connection along the call's Record-Route.
+A call that was up when the connection failed is named in PROXY_DOWN and
+stays up for the user; what the proxy can still do for it is shown below.
 """
 
 import os

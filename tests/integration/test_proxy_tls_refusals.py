@@ -6,11 +6,13 @@ reason=untrusted / "hostname mismatch" / expired), the registration fails
 (REGFAIL), and the capture of every port the phone could have used (the
 proxy's TLS and UDP ports, the phone's UDP port) holds no SIP in clear and no
 datagram to the proxy. The phone's ClientHello offers TLS 1.2 and 1.3 only.
-Mutual TLS: a proxy that requires a client certificate registers a phone that
-has one.
+A proxy that never answers the handshake gives reason "timed out". Mutual
+TLS: a proxy that requires a client certificate registers a phone that has
+one, and refuses one that has none (reported, and retried with back-off).
 """
 
 import re
+import socket
 import time
 
 import pytest
@@ -92,3 +94,18 @@ def test_mutual_tls_without_client_certificate_is_reported_and_backs_off(tmp_pat
     assert float(first.field("retry_in")) == 0.0, first          # at once...
     assert float(second.field("retry_in")) >= 15.0, second      # ...then 50-100 % of 30 s
     assert attempts == 2, phone.describe()
+
+
+def test_proxy_that_never_answers_the_handshake_times_out(tmp_path, certs):
+    """A listener that accepts TCP (the kernel does) but never speaks TLS."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        proxy = type("Silent", (), {"tls_port": silent.getsockname()[1]})()
+        with PhoneThread(phone_config(certs, proxy)) as phone:
+            failure = phone.wait_event("TLSFAIL", 10)
+            phone.wait_event("REGFAIL", 5)
+    finally:
+        silent.close()
+    assert failure.field("reason") == "timed out", phone.describe()

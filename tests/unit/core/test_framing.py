@@ -207,3 +207,14 @@ def test_responses_are_framed_too():
             assert f.next_event() is None
     event = f.next_event()
     assert event.status == 200 and event.body == b"abc"
+
+
+def test_feeding_text_is_a_fatal_error_not_a_crash():
+    f = StreamFramer()
+    f.feed("INVITE as text")
+    try:
+        f.next_event()
+    except MessageError as err:
+        assert err.fatal
+    else:
+        raise AssertionError("text accepted")

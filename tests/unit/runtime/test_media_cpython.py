@@ -122,10 +122,10 @@ class Pair:
         end = self.clock.now + seconds
         while True:
             deadlines = [d for d in (m.next_deadline() for m in self.medias) if d is not None]
-            step = min(deadlines) if deadlines else end
-            if step > end:
+            if not deadlines or min(deadlines) > end:
                 self.clock.now = end
                 return
+            step = min(deadlines)
             self.clock.now = max(step, self.clock.now)
             for media in self.medias:
                 media.on_timer(self.clock.now)
@@ -289,3 +289,21 @@ def test_a_port_that_cannot_be_bound_is_reported_and_the_call_goes_on():
 def test_mix_clips_instead_of_wrapping():
     loud = struct.pack("<3h", 30000, -30000, 100)
     assert samples(mix(loud, loud)) == (32767, -32768, 200)
+
+
+def test_an_application_tone_keeps_playing_into_the_call_on_a_fresh_device():
+    pair = Pair()
+    try:
+        pair.a.ringback = False
+        pair.event(0, "ALERTING")
+        assert pair.a.tone is None and not pair.devices[0].is_open
+        pair.a.play_tone("call_waiting")
+        pair.run(0.3)
+        assert len(pair.devices[0].played) > 0
+        pair.connect()
+        assert len(pair.devices[0].played) == 0 and pair.a.tone is not None
+        pair.run(0.3)
+        pair.a.stop_tone()
+        assert pair.devices[0].is_open  # the call still needs it
+    finally:
+        pair.close()
