@@ -525,9 +525,10 @@ def parse_uint(text, limit):
 # arrives, but it should not build objects nobody may ask for. These patterns
 # accept the plain, common form of each field; each accepts a strict subset of
 # what the full parser accepts, so a miss only means "ask the full parser" and
-# the verdict never depends on which path was taken. MicroPython's regex engine
-# recurses per character and fails on long input, so where it cannot match the
-# probe below, only the full parsers run.
+# the verdict never depends on which path was taken (possessive quantifiers
+# only ever make a pattern reject more). Where the regex engine cannot compile
+# them or match the long probe below (MicroPython: no possessive quantifiers,
+# and its engine recurses per character), only the full parsers run.
 
 _T = "[A-Za-z0-9.!%*_+`'~-]++"
 _V = '[^ \\t";,<>\\\\]++'

@@ -9,6 +9,7 @@ there are no locks and no races.
 """
 
 import asyncio
+import binascii
 
 from firmware import compat
 from firmware.app.callcontrol import CallControl
@@ -33,10 +34,17 @@ def rand_unit():
     return int.from_bytes(compat.urandom(4), "big") / 4294967296.0
 
 
-def new_instance_id():
-    """A fresh RFC 5626 instance id: a version 4 UUID URN (RFC 4122)."""
-    raw = bytearray(compat.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40
+def new_instance_id(device_id=None, aor=""):
+    """An RFC 5626 instance id as a UUID URN (RFC 4122). With a ``device_id``
+    (the board's machine id) it is name-based (version 5) and so the same at
+    every start, as RFC 5626 4.1 asks; without one it is random (version 4)."""
+    if device_id:
+        raw = bytearray(binascii.unhexlify(compat.hexdigest("sha1", device_id + "|" + aor))[:16])
+        version = 0x50
+    else:
+        raw = bytearray(compat.urandom(16))
+        version = 0x40
+    raw[6] = (raw[6] & 0x0F) | version
     raw[8] = (raw[8] & 0x3F) | 0x80
     text = "".join("%02x" % b for b in raw)
     return "urn:uuid:%s-%s-%s-%s-%s" % (text[:8], text[8:12], text[12:16], text[16:20],
@@ -61,7 +69,8 @@ class PhoneEvent:
 class Phone:
     """Wire a validated ``Config`` to sockets and run it until ``stop()``."""
 
-    def __init__(self, config, on_event=None, on_sip=None, clock=None, keylog_file=None):
+    def __init__(self, config, on_event=None, on_sip=None, clock=None, keylog_file=None,
+                 device_id=None):
         self.config = config
         self.clock = clock or compat.monotonic
         self.on_event = on_event or (lambda event: None)
@@ -81,7 +90,7 @@ class Phone:
         ua_config.use_outbound = bool(ua_config.use_outbound and self.link is not None
                                       and self.link.mode == MODE_PERSISTENT)
         if ua_config.use_outbound and not ua_config.instance_id:
-            ua_config.instance_id = new_instance_id()
+            ua_config.instance_id = new_instance_id(device_id, ua_config.aor)
         self.ua = UserAgent(ua_config, rand_token)
         self.calls = CallControl(self.ua)
         self.conns = {}

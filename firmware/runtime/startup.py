@@ -90,6 +90,15 @@ def print_event(start):
     return show
 
 
+def machine_id(path="/etc/machine-id"):
+    """The board's stable identity (systemd's machine id), or None."""
+    try:
+        with open(path, encoding="ascii") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None
+
+
 def confirm_trial_when_registered(on_event):
     """A new firmware slot booted on trial is good once the phone registers
     (firmware/runtime/slots.py rolls it back otherwise)."""
@@ -112,7 +121,7 @@ async def run_phone(config, on_event, on_sip=None, board=None):
     """Run the phone until SIGTERM or SIGINT; with ``board``, its handset too
     (keypad, hook, display, LEDs, ringer and sound card: runtime/handset.py)."""
     on_event = confirm_trial_when_registered(on_event)
-    phone = Phone(config, on_event=on_event, on_sip=on_sip,
+    phone = Phone(config, on_event=on_event, on_sip=on_sip, device_id=machine_id(),
                   keylog_file=os.environ.get("SSLKEYLOGFILE"))
     if board is not None:
         attach_board(phone, board)

@@ -60,3 +60,13 @@ def test_board_and_config_problems_come_together(tmp_path):
         raise AssertionError("accepted")
     assert any(p.startswith(str(board)) and "backend" in p for p in problems)
     assert any(p == "%s: account.domain: required" % config for p in problems)
+
+
+def test_instance_id_is_stable_per_device_and_account():
+    from firmware.runtime.phone import new_instance_id
+
+    first = new_instance_id("0123456789abcdef", "sip:alice@example.test")
+    assert first == new_instance_id("0123456789abcdef", "sip:alice@example.test")
+    assert first != new_instance_id("0123456789abcdef", "sip:bob@example.test")
+    assert first.startswith("urn:uuid:") and first[9 + 14] == "5"
+    assert new_instance_id() != new_instance_id()
