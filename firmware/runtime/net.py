@@ -117,8 +117,13 @@ class StreamConn:
             try:
                 event = self.framer.next_event()
             except MessageError as error:
-                sink(FAILED, self, "framing error: %s" % error)
-                return False
+                # The user agent answers it (400, 413...) when it can; only a
+                # framing error makes the rest of the stream unreadable.
+                sink(MESSAGE, self, error)
+                if getattr(error, "fatal", True):
+                    sink(FAILED, self, "framing error: %s" % error)
+                    return False
+                continue
             if event is None:
                 return True
             if isinstance(event, KeepAlivePing):

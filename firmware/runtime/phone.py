@@ -17,6 +17,7 @@ from firmware.core.commands import PROXY, Datagram, Flow, Send, TransactionEnded
     TransactionStarted
 from firmware.core.connpolicy import MODE_NONE, MODE_PERSISTENT, PONG, Close, Connect, \
     LinkDown, LinkUp, ProxyLink, Undelivered, Write
+from firmware.core.message import MessageError
 from firmware.core.uaconfig import UaConfig
 from firmware.core.useragent import UserAgent
 from firmware.runtime import net
@@ -244,8 +245,10 @@ class Phone:
             self._log_sip("<", "%s:%d" % (host, port), data)
             self._deliver(data, Datagram(host, port), False, now)
         elif kind == net.MESSAGE:
-            self._log_sip("<", _peer_text(conn.peer), value)
+            if not isinstance(value, MessageError):
+                self._log_sip("<", _peer_text(conn.peer), value)
             self._deliver(value, Flow(conn.conn_id), True, now)
+            self._pump(now)     # answer before a framing error closes the stream
         elif kind == net.CONNECTED:
             self.stats["handshakes"] += 1
             if self.conns.get(conn.conn_id) is not conn:
