@@ -34,8 +34,8 @@ from firmware.core.digest import DigestClient
 from firmware.core.errors import SipSyntaxError
 from firmware.core.headers import parse_name_addr
 from firmware.core.message import MessageError, Request, make_response, parse_message
+from firmware.core.offeranswer import MediaSession
 from firmware.core.registration import Registration
-from firmware.core.sdp import MediaSession
 from firmware.core.session import ALLOW
 from firmware.core.session_uac import OutgoingSession
 from firmware.core.session_uas import IncomingSession

@@ -536,7 +536,7 @@ def attach(phone, board, device, **options):
 
 
 def _unspecified(address):
-    return address in (None, "", "0.0.0.0", "::")
+    return address in (None, "", "0.0.0.0", "::", "0:0:0:0:0:0:0:0")
 
 
 def _describe(audio):

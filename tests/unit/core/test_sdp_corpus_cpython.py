@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from firmware.core.sdp import MediaSession, SdpError, parse_sdp
+from firmware.core.offeranswer import MediaSession
+from firmware.core.sdp import SdpError, parse_sdp
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus"
 

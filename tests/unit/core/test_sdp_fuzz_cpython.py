@@ -4,7 +4,8 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware.core.sdp import MediaSession, SdpError, parse_sdp
+from firmware.core.offeranswer import MediaSession
+from firmware.core.sdp import SdpError, parse_sdp
 
 LINES = [
     "v=0", "v=1", "o=- 1 1 IN IP4 192.0.2.10", "o=a b c d e f", "o=- 1 99 IN IP6 ::1",

@@ -12,7 +12,7 @@ import socket
 import struct
 
 from firmware.app.callcontrol import CallEvent
-from firmware.core.sdp import Negotiated
+from firmware.core.offeranswer import Negotiated
 from firmware.hal.sim.audio import SimAudio
 from firmware.runtime.media import Media, mix
 
