@@ -287,9 +287,11 @@ class HandsetRuntime:
         return self.wall() if self.wall is not None else None
 
     def _failed(self, error):
+        """A fault here must not take the phone down: report it, stop the handset."""
         self.errors += 1
         self._event("HANDSET_ERROR", "cause=%s" % _quote("%s: %s" % (type(error).__name__,
                                                                       error)))
+        self.close()
 
     def _event(self, name, details="", call=None):
         self.phone.on_event(PhoneEvent(self.clock(), name, details, call))

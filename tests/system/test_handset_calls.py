@@ -45,7 +45,7 @@ bob: expect ringer off
 bob: expect led ringing off
 alice: expect tone none
 alice: wait display "00:01" 3
-bob: expect display 00:01
+bob: wait display "00:01" 2   # bob connected a moment after alice
 alice: onhook                    # hang up
 bob: wait DISCONNECTED 5
 bob: expect tone busy

@@ -5,7 +5,10 @@ the runtime as the Phone's loop would, keys and the hook are worked through
 the simulated board's back door, and time only moves when the test says so.
 """
 
+import json
 from pathlib import Path
+
+import pytest
 
 from firmware.app.callcontrol import CallEvent
 from firmware.app.calllog import CallEntry, CallLog
@@ -15,6 +18,7 @@ from firmware.runtime import storage
 from firmware.runtime.board import build_hardware, load_board, open_backend
 from firmware.runtime.handset import HandsetRuntime, load_call_log, screen_text
 from firmware.runtime.phone import Phone
+from firmware.runtime.startup import StartupError, load_config
 
 ROOT = Path(__file__).resolve().parents[3]
 WALL = (2025, 3, 14, 9, 26, 53)
@@ -164,3 +168,34 @@ def test_unwritable_call_log_is_reported_not_fatal(tmp_path):
 def test_screen_text_drops_trailing_blanks():
     assert screen_text(["Dial   ", "2002  ", "    ", "   "]) == "Dial | 2002"
     assert screen_text(["Alice  09:26", "", "x"]) == "Alice  09:26 |  | x"
+
+
+def test_the_call_log_file_is_relative_to_the_configuration_and_needs_its_folder(tmp_path):
+    (tmp_path / "ca.pem").write_text("")
+    doc = {"account": {"user": "2001", "domain": "example.test"},
+           "outbound_proxy": {"address": "127.0.0.1"}, "tls": {"ca_file": "ca.pem"},
+           "listen": {"tls_port": 0}, "phone": {"call_log_file": "calls.json"}}
+    path = tmp_path / "phone.json"
+    path.write_text(json.dumps(doc))
+    assert load_config(str(path)).phone.call_log_file == str(tmp_path / "calls.json")
+    doc["phone"]["call_log_file"] = "missing/calls.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(StartupError) as info:
+        load_config(str(path))
+    assert info.value.problems == [
+        "%s: phone.call_log_file: no folder for missing/calls.json" % path]
+
+
+def test_a_fault_in_the_handset_is_reported_and_stops_only_the_handset(tmp_path):
+    rig = Rig(tmp_path).start()
+    rig.runtime.call_event(CallEvent("OFFERED", 4, "sip:2002@example.test"), rig.clock.now)
+    assert rig.hw.ringer.ringing
+
+    def broken(event, now):
+        raise KeyError("boom")
+    rig.runtime.handset.call_event = broken
+    rig.runtime.call_event(CallEvent("DISCONNECTED", 4), rig.clock.now)   # does not raise
+    assert rig.names("HANDSET_ERROR") == ['cause="KeyError: \'boom\'"']
+    assert not rig.hw.ringer.ringing and not rig.backend.ringer_on()
+    rig.runtime.call_event(CallEvent("RELEASECALL", 4), rig.clock.now)   # ignored now
+    assert len(rig.names("HANDSET_ERROR")) == 1
