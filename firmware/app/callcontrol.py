@@ -62,10 +62,10 @@ class CallEvent:
     """One event; ``str()`` gives ``NAME call=1 remote=sip:x@y status=486 cause="..."``."""
 
     __slots__ = ("name", "call", "remote", "status", "cause", "state", "expires",
-                 "direction", "media")
+                 "direction", "media", "display")
 
     def __init__(self, name, call=None, remote=None, status=None, cause=None, state=None,
-                 expires=None, direction=None, media=None):
+                 expires=None, direction=None, media=None, display=None):
         self.name = name
         self.call = call
         self.remote = remote
@@ -75,10 +75,11 @@ class CallEvent:
         self.expires = expires
         self.direction = direction
         self.media = media
+        self.display = display
 
     def __str__(self):
         parts = [self.name]
-        for key, value in (("call", self.call), ("remote", self.remote),
+        for key, value in (("call", self.call), ("remote", self.remote), ("display", self.display),
                            ("status", self.status), ("expires", self.expires),
                            ("direction", self.direction), ("cause", self.cause)):
             if value is None:
@@ -293,7 +294,7 @@ class CallControl:
         if name == ua_ev.INCOMING:
             call = self._new_call(OFFERED, session.remote_uri, False, session)
             session.app = call
-            self._emit(OFFERED, call)
+            self._emit(OFFERED, call, display=getattr(session, "remote_display", None))
             return
         call = session.app if session is not None else None
         if call is None or call.state == NULL:

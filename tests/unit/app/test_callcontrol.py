@@ -72,6 +72,7 @@ def test_inbound_reference_flow_and_far_end_bye():
     assert until(world, bob, cc.OFFERED)
     call = named(bob, cc.OFFERED)[0].call
     assert str(named(bob, cc.OFFERED)[0]).startswith("OFFERED call=%d remote=sip:alice@" % call)
+    assert named(bob, cc.OFFERED)[0].display == "Alice"      # the caller's name for the screen
     assert bob.cc.accept_call(call)
     assert bob.cc.state(call) == cc.ACCEPTED
     assert until(world, alice, cc.ALERTING)
