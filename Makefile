@@ -57,7 +57,10 @@ image: venv
 	$(PY) tools/fwimage build --board boards/$(BOARD).json $(if $(KEY),--key $(KEY)) \
 	  $(if $(filter 1 yes,$(PRECOMPILE)),--precompile)
 
-bench: venv
+bench: setup
+	@dpkg-query -W -f='$${Status}' baresip 2>/dev/null | grep -q "ok installed" || { \
+	  SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q baresip; }
 	$(PY) -m pip install -q -r requirements/bench.txt
 	$(PY) tools/bench
 
