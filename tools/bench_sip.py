@@ -7,7 +7,7 @@ give bytes back; the runs are interleaved and the best of several rounds is
 kept, so other load on the machine disturbs the ratio as little as possible.
 
 Entry points measured:
-  ours       firmware.core.message.parse_message(data) -> msg.serialize()
+  ours       firmware.core.parse.parse_message(data) -> msg.serialize()
   sippy      SipRequest/SipResponse(buf=data.decode()) -> str(msg).encode()
   pyVoIP     pyVoIP.SIP.SIPMessage(data); pyVoIP has no serialiser (it writes
              messages from string templates), so it is timed on parsing alone,
@@ -24,7 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from firmware.core.message import parse_message  # noqa: E402
+from firmware.core.parse import parse_message  # noqa: E402
 
 SDP = (b"v=0\r\n"
        b"o=alice 2890844526 2890844526 IN IP4 192.0.2.10\r\n"
@@ -174,7 +174,7 @@ MICROPYTHON_LOOP = """
 import sys
 sys.path.insert(0, %(root)r)
 import time
-from firmware.core.message import parse_message
+from firmware.core.parse import parse_message
 MIX = %(mix)r
 best = None
 for _ in range(%(rounds)d):

@@ -71,7 +71,7 @@ class MessageError(Exception):
         """The error response ready to send, or None."""
         if self.status is None or self.request is None:
             return None
-        from firmware.core.message import make_response  # the message layer imports us
+        from firmware.core.message import make_response  # the message model imports us
 
         return make_response(self.request, self.status, self.reason, to_tag=to_tag)
 

@@ -17,7 +17,8 @@ pongs without a clock; it reads as two pongs (over TLS a 4-byte write
 arrives as one record, so this does not happen in practice).
 """
 
-from firmware.core.message import MAX_MESSAGE_SIZE, MessageError, parse_message
+from firmware.core.errors import MessageError
+from firmware.core.parse import MAX_MESSAGE_SIZE, parse_message
 
 PING = b"\r\n\r\n"
 PONG = b"\r\n"

@@ -7,12 +7,21 @@ with the Sun reference implementation that CPython's ``audioop`` uses (a
 mu-law encoder keeps the top 14 bits of a sample, an A-law encoder the top 13,
 both truncating). Encoding is one lookup per sample in a 64 KiB table indexed
 by the raw 16-bit sample, built by range fills the first time a law is used,
-so a phone only pays memory for the law it negotiated. Decoding joins
-pre-built two-byte samples. The single-sample functions are the reference the
-tables are checked against.
+so a phone only pays memory for the law it negotiated. Decoding is one lookup
+per code in a 256-entry table. The single-sample functions are the reference
+the tables are checked against.
+
+Each interpreter gets the frame loop that is fastest on it, and both are
+tested against the reference: CPython decodes with two ``bytes.translate``
+passes (low and high byte) interleaved by step-slice assignment and encodes
+with a list comprehension; MicroPython, which has neither ``translate`` nor
+step slices and builds comprehensions slowly, stores into a preallocated
+array or bytearray in a plain loop (``decode_loop``/``encode_loop``).
 """
 
 from array import array
+
+from firmware.compat import MICROPYTHON
 
 _QUANT_MASK = 0x0F
 _ULAW_BIAS = 0x84
@@ -169,39 +178,95 @@ def _raw(pcm):
     return bytes(pcm)
 
 
+def encode_loop(pcm, table):
+    """PCM to codes through a 65536-entry ``table``: stores in a preallocated
+    bytearray (MicroPython's fastest form; a comprehension builds a list first)."""
+    samples = array("H", _raw(pcm))
+    out = bytearray(len(samples))
+    i = 0
+    for sample in samples:
+        out[i] = table[sample]
+        i += 1
+    return bytes(out)
+
+
+def encode_comprehension(pcm, table):
+    """The same as ``encode_loop``: CPython's fastest form."""
+    return bytes([table[s] for s in array("H", _raw(pcm))])
+
+
 def ulaw_encode(pcm):
     """Little-endian int16 PCM (bytes-like, even length) to mu-law codes."""
-    table = _ulaw_table or ulaw_table()
-    return bytes([table[s] for s in array("H", _raw(pcm))])
+    return _encode(pcm, _ulaw_table or ulaw_table())
 
 
 def alaw_encode(pcm):
     """Little-endian int16 PCM (bytes-like, even length) to A-law codes."""
-    table = _alaw_table or alaw_table()
-    return bytes([table[s] for s in array("H", _raw(pcm))])
+    return _encode(pcm, _alaw_table or alaw_table())
 
 
 # --- decoder tables -------------------------------------------------------
 
 
-def _pairs(to_linear):
-    return [bytes(array("h", (to_linear(code),))) for code in range(256)]
+def decode_table(to_linear):
+    """The 256 samples of a law as an array('h'): the table of ``decode_loop``."""
+    return array("h", [to_linear(code) for code in range(256)])
 
 
-_ULAW_PAIRS = _pairs(ulaw_to_linear)
-_ALAW_PAIRS = _pairs(alaw_to_linear)
+def decode_loop(codes, table):
+    """Codes (bytes-like) to PCM bytes through a ``decode_table``, sample by sample."""
+    out = array("h", bytes(2 * len(codes)))
+    i = 0
+    for code in codes:
+        out[i] = table[code]
+        i += 1
+    return bytes(out)
 
 
-def ulaw_decode(codes):
-    """mu-law codes (bytes-like) to little-endian int16 PCM bytes."""
-    pairs = _ULAW_PAIRS
-    return b"".join([pairs[c] for c in codes])
+def byte_tables(table):
+    """(low bytes, high bytes) of a ``decode_table``: the tables of ``decode_translate``."""
+    return (bytes([v & 0xFF for v in table]), bytes([(v >> 8) & 0xFF for v in table]))
 
 
-def alaw_decode(codes):
-    """A-law codes (bytes-like) to little-endian int16 PCM bytes."""
-    pairs = _ALAW_PAIRS
-    return b"".join([pairs[c] for c in codes])
+if not MICROPYTHON:
+
+    def decode_translate(codes, low, high):
+        """The same as ``decode_loop``, on CPython: one ``translate`` per byte of
+        the sample, interleaved into little-endian order (no per-sample Python)."""
+        if not isinstance(codes, (bytes, bytearray)):
+            codes = bytes(codes)
+        out = bytearray(2 * len(codes))
+        out[0::2] = codes.translate(low)
+        out[1::2] = codes.translate(high)
+        return bytes(out)
+
+
+_ULAW_SAMPLES = decode_table(ulaw_to_linear)
+_ALAW_SAMPLES = decode_table(alaw_to_linear)
+
+if MICROPYTHON:
+    _encode = encode_loop
+
+    def ulaw_decode(codes):
+        """mu-law codes (bytes-like) to little-endian int16 PCM bytes."""
+        return decode_loop(codes, _ULAW_SAMPLES)
+
+    def alaw_decode(codes):
+        """A-law codes (bytes-like) to little-endian int16 PCM bytes."""
+        return decode_loop(codes, _ALAW_SAMPLES)
+
+else:
+    _encode = encode_comprehension
+    _ULAW_LOW, _ULAW_HIGH = byte_tables(_ULAW_SAMPLES)
+    _ALAW_LOW, _ALAW_HIGH = byte_tables(_ALAW_SAMPLES)
+
+    def ulaw_decode(codes):
+        """mu-law codes (bytes-like) to little-endian int16 PCM bytes."""
+        return decode_translate(codes, _ULAW_LOW, _ULAW_HIGH)
+
+    def alaw_decode(codes):
+        """A-law codes (bytes-like) to little-endian int16 PCM bytes."""
+        return decode_translate(codes, _ALAW_LOW, _ALAW_HIGH)
 
 
 class Codec:

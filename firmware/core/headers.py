@@ -8,14 +8,8 @@ unquote() to read one). Objects serialise to a canonical form; the message
 layer keeps the received text, so serialising is never needed to forward.
 """
 
-import re
-
 from firmware.core.errors import SipSyntaxError
 from firmware.core.uri import (
-    HOST_RE,
-    PORT_RE,
-    SIP_URI_BARE_RE,
-    SIP_URI_RE,
     Uri,
     check_host,
     is_digits,
@@ -518,107 +512,9 @@ def parse_uint(text, limit):
     return value
 
 
-# --------------------------------------------------------------------------
-# quick acceptance of plain values
-#
-# The message layer must check the headers it depends on when a message
-# arrives, but it should not build objects nobody may ask for. These patterns
-# accept the plain, common form of each field; each accepts a strict subset of
-# what the full parser accepts, so a miss only means "ask the full parser" and
-# the verdict never depends on which path was taken (possessive quantifiers
-# only ever make a pattern reject more). Where the regex engine cannot compile
-# them or match the long probe below (MicroPython: no possessive quantifiers,
-# and its engine recurses per character), only the full parsers run.
-
-_T = "[A-Za-z0-9.!%*_+`'~-]++"
-_V = '[^ \\t";,<>\\\\]++'
-_PARAMS = "(?:;" + _T + "(?:=(?:" + _V + '|"[^"\\\\]*+"))?+)*+'
-_NAME_ADDR = ('(?:(?:"[^"\\\\]*+"[ \\t]*+|' + _T + "(?:[ \\t]++" + _T + ")*+[ \\t]*+)?<"
-              + SIP_URI_RE + ">|" + SIP_URI_BARE_RE + ")" + _PARAMS)
-_VIA = ("SIP/2\\.0/(?:UDP|TCP|TLS|SCTP|WSS?) " + HOST_RE + "(?::" + PORT_RE + ")?(?:;"
-        + _T + "(?:=" + _V + ")?+)*+")
-_SEP = "[ \\t]*+,[ \\t]*+"
-
-
-def _compile():
-    """The quick patterns, or Nones where the regex engine cannot run them."""
-    try:
-        patterns = (  # used with match(): anchored at the start; \\Z anchors the end
-            re.compile(SIP_URI_RE + "\\Z"),
-            re.compile(_NAME_ADDR + "\\Z"),
-            re.compile(_NAME_ADDR + "(?:" + _SEP + _NAME_ADDR + ")*+\\Z"),
-            re.compile(_VIA + "(?:" + _SEP + _VIA + ")*+\\Z"),
-        )
-        if patterns[3].match("SIP/2.0/UDP " + "a" * 2000 + ";branch=z9hG4bK1"):
-            return patterns
-    except (ValueError, RuntimeError):
-        pass
-    return (None, None, None, None)
-
-
-_SIP_URI_FAST, _NAME_ADDR_FAST, _NAME_ADDR_LIST_FAST, _VIA_LIST_FAST = _compile()
-FAST_PATTERNS = _VIA_LIST_FAST is not None
-# The match functions themselves, for the message layer's quick path (None where
-# the patterns cannot run).
-QUICK_SIP_URI = _SIP_URI_FAST.match if FAST_PATTERNS else None
-QUICK_NAME_ADDR = _NAME_ADDR_FAST.match if FAST_PATTERNS else None
-QUICK_CONTACTS = _NAME_ADDR_LIST_FAST.match if FAST_PATTERNS else None
-QUICK_VIA_LIST = _VIA_LIST_FAST.match if FAST_PATTERNS else None
-
-
-def check_uri(text):
-    """Raise SipSyntaxError unless text is a well-formed URI."""
-    if not (FAST_PATTERNS and _SIP_URI_FAST.match(text)):
-        parse_uri(text)
-
-
-def check_name_addr(text):
-    """Raise SipSyntaxError unless text is a well-formed From/To style value."""
-    if not (FAST_PATTERNS and _NAME_ADDR_FAST.match(text)):
-        parse_name_addr(text)
-
-
-def check_via_list(text):
-    """Raise SipSyntaxError unless text is one or more well-formed Via values."""
-    if not (FAST_PATTERNS and _VIA_LIST_FAST.match(text)):
-        parse_via_list(text)
-
-
-def small_expires(text):
-    """True when every 'expires=' in text is followed by at most 9 digits."""
-    low = text.lower()
-    i = low.find("expires=")
-    while i >= 0:
-        i += 8
-        end = i
-        while end < len(low) and low[end] in "0123456789":
-            end += 1
-        if end == i or end - i > 9 or (end < len(low) and low[end] not in ";,> \t"):
-            return False
-        i = low.find("expires=", end)
-    return True
-
-
-def check_contacts(text):
-    """Raise SipSyntaxError unless text is a well-formed Contact value; return
-    True when it is '*'. expires parameters must fit in 32 bits."""
-    if FAST_PATTERNS and _NAME_ADDR_LIST_FAST.match(text) and small_expires(text):
-        return False
-    contacts = parse_contacts(text)
-    if contacts[0] == "*":
-        return True
-    for contact in contacts:
-        expires = contact.param("expires")
-        if expires is not None:
-            parse_uint(expires, 0xFFFFFFFF)
-    return False
-
-
 __all__ = (
-    "COMPACT_FORMS", "FAST_PATTERNS", "LIST_HEADERS", "QUICK_CONTACTS", "QUICK_NAME_ADDR",
-    "QUICK_SIP_URI", "QUICK_VIA_LIST", "small_expires", "NameAddr", "SipSyntaxError", "TOKEN_CHARS",
-    "Uri", "Via", "canonical_name", "check_contacts", "check_name_addr", "check_uri",
-    "check_via_list", "only_chars", "header_key", "is_token", "parse_cseq", "parse_contacts",
+    "COMPACT_FORMS", "LIST_HEADERS", "NameAddr", "SipSyntaxError", "TOKEN_CHARS", "Uri", "Via",
+    "canonical_name", "header_key", "is_token", "only_chars", "parse_contacts", "parse_cseq",
     "parse_name_addr", "parse_name_addr_list", "parse_params", "parse_port", "parse_uint",
     "parse_via", "parse_via_list", "quote", "split_list", "unquote",
 )

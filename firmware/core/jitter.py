@@ -49,9 +49,12 @@ class JitterStats:
     """Counters of one jitter buffer (frames unless said otherwise)."""
 
     __slots__ = ("received", "played", "lost", "late", "duplicates", "concealed", "dropped",
-                 "inserted", "resyncs", "overflows", "delay_ms", "target_ms")
+                 "inserted", "resyncs", "overflows", "delay", "target", "rate")
 
-    def __init__(self):
+    NAMES = ("received", "played", "lost", "late", "duplicates", "concealed", "dropped",
+             "inserted", "resyncs", "overflows", "delay_ms", "target_ms")
+
+    def __init__(self, rate=8000):
         self.received = 0  # audio packets handed to put()
         self.played = 0  # frames that carried received audio
         self.lost = 0  # sequence numbers passed by playout and never received
@@ -62,11 +65,23 @@ class JitterStats:
         self.inserted = 0  # frames added to grow the delay
         self.resyncs = 0  # restarts on a new SSRC or a timestamp jump
         self.overflows = 0  # packets pushed out of a full buffer
-        self.delay_ms = 0.0  # buffering delay of the fastest packets, at the last tick
-        self.target_ms = 0.0
+        # In timestamp units as the buffer works with them; the figures in
+        # milliseconds are made when read, not at every packet and tick.
+        self.delay = 0.0
+        self.target = 0.0
+        self.rate = rate
+
+    @property
+    def delay_ms(self):
+        """Buffering delay of the fastest packets at the last tick."""
+        return round(self.delay * 1000.0 / self.rate, 2)
+
+    @property
+    def target_ms(self):
+        return round(self.target * 1000.0 / self.rate, 2)
 
     def as_dict(self):
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {name: getattr(self, name) for name in self.NAMES}
 
     def __repr__(self):
         return "JitterStats(%r)" % (self.as_dict(),)
@@ -80,8 +95,9 @@ class JitterBuffer:
                  "_entries", "_ssrc", "_ts_raw", "_ts_ext", "_seq_raw", "_seq_ext", "_seen",
                  "_no_audio", "_skip_seq", "_play", "_started", "_last_seq", "_first_seq",
                  "_last_audio", "_last_output", "_conceal_pos", "_took_real",
-                 "_took_concealed", "_blocks", "_cur_min", "_cur_excess", "_block_count",
-                 "_base", "_peak", "_packets", "_target", "_above", "_below")
+                 "_took_concealed", "_blocks", "_blocks_base", "_blocks_top", "_blocks_second",
+                 "_cur_min", "_cur_excess", "_block_count", "_base", "_peak", "_packets",
+                 "_target", "_above", "_below")
 
     def __init__(self, decode, samples_per_frame=160, clock_rate=8000, min_delay=0.02,
                  max_delay=0.2, initial_delay=0.06, fade_frames=2, jump=1.0,
@@ -96,7 +112,7 @@ class JitterBuffer:
         self.jump = jump * clock_rate
         self.shrink_after = shrink_after
         self.grow_after = grow_after
-        self.stats = JitterStats()
+        self.stats = JitterStats(clock_rate)
         self._silence = bytes(2 * samples_per_frame)
         self._last_audio = self._silence
         self._last_output = self._silence
@@ -104,7 +120,9 @@ class JitterBuffer:
         self._restart()
 
     def _restart(self):
-        self._entries = []  # [extended timestamp, pcm, extended sequence, samples], by time
+        # (extended timestamp, pcm, extended sequence, samples) by time: rarely
+        # more than two or three, so a sorted list is the cheapest container
+        self._entries = []
         self._ts_raw = self._ts_ext = self._seq_raw = self._seq_ext = None
         self._seen = [-1] * _SEEN_SLOTS
         self._no_audio = bytearray(_SEEN_SLOTS)  # 1 where the number was a skip()ped packet
@@ -117,6 +135,12 @@ class JitterBuffer:
         self._took_real = False
         self._took_concealed = False
         self._blocks = []  # (fastest relative delay, peak excess) per finished block
+        # What the finished blocks say, worked out once per block rather than
+        # at every packet: the fastest delay of the last _BASE_BLOCKS and the
+        # two highest peaks (0.0 standing for none).
+        self._blocks_base = None
+        self._blocks_top = 0.0
+        self._blocks_second = 0.0
         self._cur_min = None
         self._cur_excess = 0.0
         self._block_count = 0
@@ -126,7 +150,7 @@ class JitterBuffer:
         self._target = max(self.initial_delay, self.min_delay)
         self._above = 0
         self._below = 0
-        self.stats.target_ms = round(self._target * 1000.0 / self.rate, 2)
+        self.stats.target = self._target
 
     def reset(self):
         """Forget the stream (a new call leg); counters are kept."""
@@ -135,22 +159,22 @@ class JitterBuffer:
 
     # --- input -------------------------------------------------------------
 
-    def _extend(self, packet):
+    def _extend(self, timestamp, sequence):
         """Extended (unwrapped) timestamp and sequence number of a packet."""
         if self._ts_raw is None:
-            self._ts_raw = packet.timestamp
-            self._ts_ext = packet.timestamp
-            self._seq_raw = packet.sequence
-            self._seq_ext = packet.sequence + 0x10000  # room below for reordering
-        ts_delta = ((packet.timestamp - self._ts_raw + 0x80000000) & 0xFFFFFFFF) - 0x80000000
-        seq_delta = ((packet.sequence - self._seq_raw + 0x8000) & 0xFFFF) - 0x8000
+            self._ts_raw = timestamp
+            self._ts_ext = timestamp
+            self._seq_raw = sequence
+            self._seq_ext = sequence + 0x10000  # room below for reordering
+        ts_delta = ((timestamp - self._ts_raw + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        seq_delta = ((sequence - self._seq_raw + 0x8000) & 0xFFFF) - 0x8000
         ts = self._ts_ext + ts_delta
         seq = self._seq_ext + seq_delta
         if ts_delta > 0:
-            self._ts_raw = packet.timestamp
+            self._ts_raw = timestamp
             self._ts_ext = ts
         if seq_delta > 0:
-            self._seq_raw = packet.sequence
+            self._seq_raw = sequence
             self._seq_ext = seq
         return ts, seq
 
@@ -158,27 +182,31 @@ class JitterBuffer:
         self.stats.resyncs += 1
         self._restart()
 
-    def _note_sequence(self, packet, now, audio):
-        """Common entry checks; the extended (timestamp, sequence) or None to drop."""
-        if packet.ssrc != self._ssrc:
+    def _note_sequence(self, sequence, timestamp, ssrc, now, audio):
+        """Common entry checks; the extended (timestamp, sequence, relative
+        delay) or None to drop."""
+        if ssrc != self._ssrc:
             if self._ssrc is not None:
                 self._resync()
-            self._ssrc = packet.ssrc
-        ts, seq = self._extend(packet)
+            self._ssrc = ssrc
+        ts, seq = self._extend(timestamp, sequence)
         rel = now * self.rate - ts
-        if self._base is not None and (rel - self._base > self.jump
-                                       or self._base - rel > self.jump):
+        base = self._base
+        if base is not None and (rel - base > self.jump or base - rel > self.jump):
             self._resync()
-            ts, seq = self._extend(packet)
+            ts, seq = self._extend(timestamp, sequence)
             rel = now * self.rate - ts
         slot = seq % _SEEN_SLOTS
         if self._seen[slot] == seq:
             self.stats.duplicates += 1
             return None
         self._seen[slot] = seq
-        self._no_audio[slot] = 0 if audio else 1
-        if not audio and seq > self._skip_seq:
-            self._skip_seq = seq
+        if audio:
+            self._no_audio[slot] = 0
+        else:
+            self._no_audio[slot] = 1
+            if seq > self._skip_seq:
+                self._skip_seq = seq
         if self._last_seq is not None and self._first_seq < seq < self._last_seq:
             # Playout already passed this number and counted it as lost.
             self.stats.lost -= 1
@@ -186,37 +214,49 @@ class JitterBuffer:
 
     def skip(self, packet, now):
         """A packet of this stream without audio: only its number is recorded."""
-        self._note_sequence(packet, now, False)
+        self._note_sequence(packet.sequence, packet.timestamp, packet.ssrc, now, False)
+
+    def skip_fields(self, sequence, timestamp, ssrc, now):
+        """``skip`` with the packet's fields as arguments."""
+        self._note_sequence(sequence, timestamp, ssrc, now, False)
 
     def put(self, packet, now):
         """Hand in one audio packet (``sequence``, ``timestamp``, ``ssrc``, ``payload``)."""
+        self.put_fields(packet.sequence, packet.timestamp, packet.ssrc, packet.payload, now)
+
+    def put_fields(self, sequence, timestamp, ssrc, payload, now):
+        """``put`` with the packet's fields as arguments (no packet object needed)."""
         self.stats.received += 1
-        noted = self._note_sequence(packet, now, True)
+        noted = self._note_sequence(sequence, timestamp, ssrc, now, True)
         if noted is None:
             return
         ts, seq, rel = noted
         self._measure(rel)
-        pcm = self.decode(packet.payload)
+        pcm = self.decode(payload)
         samples = len(pcm) // 2
         if samples == 0:
             return
-        if self._play is None:
+        play = self._play
+        if play is None:
             self._play = ts
-        elif ts + samples <= self._play:
+        elif ts + samples <= play:
             if self._started:
                 self.stats.late += 1
                 return
             self._play = ts  # reordered ahead of the first packet, before playout began
-        elif ts < self._play and not self._started:
+        elif ts < play and not self._started:
             self._play = ts
         entries = self._entries
-        i = len(entries)
-        while i > 0 and entries[i - 1][0] > ts:
-            i -= 1
-        if i > 0 and entries[i - 1][0] == ts:
-            self.stats.duplicates += 1  # same media under another sequence number
-            return
-        entries.insert(i, [ts, pcm, seq, samples])
+        if not entries or entries[-1][0] < ts:
+            entries.append((ts, pcm, seq, samples))  # in order: the usual case
+        else:
+            i = len(entries)
+            while i > 0 and entries[i - 1][0] > ts:
+                i -= 1
+            if i > 0 and entries[i - 1][0] == ts:
+                self.stats.duplicates += 1  # same media under another sequence number
+                return
+            entries.insert(i, (ts, pcm, seq, samples))
         if len(entries) > _MAX_ENTRIES:
             self.stats.overflows += 1
             oldest = entries.pop(0)
@@ -226,40 +266,35 @@ class JitterBuffer:
 
     def _measure(self, rel):
         """Update the fastest relative delay, the peak excess and the target."""
-        if self._cur_min is None or rel < self._cur_min:
-            self._cur_min = rel
-        base = self._cur_min
-        blocks = self._blocks
-        for block in blocks[-_BASE_BLOCKS:]:
-            if block[0] < base:
-                base = block[0]
+        cur_min = self._cur_min
+        if cur_min is None or rel < cur_min:
+            cur_min = self._cur_min = rel
+        base = self._blocks_base
+        if base is None or cur_min < base:
+            base = cur_min
         self._base = base
         excess = rel - base
-        if excess > self._cur_excess:
-            self._cur_excess = excess
+        current = self._cur_excess
+        if excess > current:
+            current = self._cur_excess = excess
         # The peak over recent blocks, except the single worst one: one
         # stray packet should cost a late frame, not seconds of extra delay.
-        peak = self._cur_excess
-        second = 0.0
-        for block in blocks:
-            value = block[1]
-            if value > peak:
-                second = peak
-                peak = value
-            elif value > second:
-                second = value
-        if len(blocks) >= _ROBUST_BLOCKS:
+        # (The two highest of the current block's excess and the finished
+        # blocks' peaks; every one of them is >= 0.)
+        top = self._blocks_top
+        if current >= top:
+            peak, second = current, top
+        elif current >= self._blocks_second:
+            peak, second = top, current
+        else:
+            peak, second = top, self._blocks_second
+        if len(self._blocks) >= _ROBUST_BLOCKS:
             peak = second
         self._peak = peak
         self._block_count += 1
         self._packets += 1
         if self._block_count >= _BLOCK_PACKETS:
-            blocks.append((self._cur_min, self._cur_excess))
-            if len(blocks) > _PEAK_BLOCKS:
-                blocks.pop(0)
-            self._cur_min = None
-            self._cur_excess = 0.0
-            self._block_count = 0
+            self._finish_block()
         target = peak + self.frame
         if self._packets < _WARMUP_PACKETS and target < self.initial_delay:
             target = self.initial_delay
@@ -268,44 +303,71 @@ class JitterBuffer:
         if target > self.max_delay:
             target = self.max_delay
         self._target = target
-        self.stats.target_ms = round(target * 1000.0 / self.rate, 2)
+        self.stats.target = target
+
+    def _finish_block(self):
+        blocks = self._blocks
+        blocks.append((self._cur_min, self._cur_excess))
+        if len(blocks) > _PEAK_BLOCKS:
+            blocks.pop(0)
+        self._cur_min = None
+        self._cur_excess = 0.0
+        self._block_count = 0
+        base = None
+        for block in blocks[-_BASE_BLOCKS:]:
+            if base is None or block[0] < base:
+                base = block[0]
+        self._blocks_base = base
+        top = second = 0.0
+        for block in blocks:
+            value = block[1]
+            if value > top:
+                second = top
+                top = value
+            elif value > second:
+                second = value
+        self._blocks_top = top
+        self._blocks_second = second
 
     # --- output ------------------------------------------------------------
 
     def get(self, now):
         """The next frame of PCM for the playout tick at ``now``."""
-        if self._play is None:
+        play = self._play
+        if play is None:
             return self._silence
-        delay = now * self.rate - self._base - self._play
-        self.stats.delay_ms = round(delay * 1000.0 / self.rate, 2)
+        delay = now * self.rate - self._base - play
+        stats = self.stats
+        stats.delay = delay
         target = self._target
+        frame = self.frame
         if not self._started:
-            if delay < target - self.frame / 2:
+            if delay < target - frame / 2:
                 return self._silence
             self._started = True
-        if delay > self.max_delay + _CATCH_UP_FRAMES * self.frame:
+        if delay > self.max_delay + _CATCH_UP_FRAMES * frame:
             delay = self._catch_up(delay, target)
-        if delay > target + self.frame:
+        if delay > target + frame:
             self._above += 1
         else:
             self._above = 0
-        if delay < target - self.frame / 2:
+        if delay < target - frame / 2:
             self._below += 1
         else:
             self._below = 0
         if self._below and (self._below >= self.grow_after or _quiet(self._last_output)):
             self._below = 0
-            self.stats.inserted += 1
+            stats.inserted += 1
             return self._last_output
         out = self._take()
         if self._above and (self._above >= self.shrink_after or _quiet(out)):
             self._above = 0
-            self.stats.dropped += 1
+            stats.dropped += 1
             out = self._take()
         if self._took_real:
-            self.stats.played += 1
+            stats.played += 1
         if self._took_concealed:
-            self.stats.concealed += 1
+            stats.concealed += 1
         self._last_output = out
         return out
 
@@ -349,8 +411,14 @@ class JitterBuffer:
         if entries:
             first = entries[0]
             if first[0] == start and first[3] == self.frame:
+                # The usual tick: the next packet is exactly this frame.
                 entries.pop(0)
-                self._account(first[2])
+                seq = first[2]
+                last = self._last_seq
+                if last is not None and seq == last + 1:
+                    self._last_seq = seq  # nothing skipped: what _account comes to
+                else:
+                    self._account(seq)
                 self._took_real = True
                 self._took_concealed = False
                 self._conceal_pos = 0

@@ -28,9 +28,9 @@ from firmware.core import g711
 from firmware.core.dtmf import DtmfReceiver, DtmfSender
 from firmware.core.jitter import JitterBuffer
 from firmware.core.rtp import (MIN_SEQUENTIAL, Bye, ReceiverReport, ReceptionStats, RtpError,
-                               SenderReport, decode_rtcp, decode_rtp, encode_bye, encode_rtp,
+                               SenderReport, decode_rtcp, encode_bye, encode_rtp,
                                encode_receiver_report, encode_sdes, encode_sender_report,
-                               is_rtcp, ntp_middle, ntp_timestamp)
+                               ntp_middle, ntp_timestamp, rtp_fields)
 
 CHANNEL_RTP = 0
 CHANNEL_RTCP = 1
@@ -238,16 +238,18 @@ class MediaStream:
 
     def receive(self, data, addr, now):
         """A datagram from the RTP socket (RTCP too, when multiplexed)."""
-        self._begin(now)
-        if is_rtcp(data):
+        if self._next_rtcp is None:
+            self._begin(now)
+        # RFC 5761 demultiplexing by the second octet, then the header in one
+        # unpack (rtp_fields): no packet object for an ordinary packet.
+        if len(data) > 1 and 192 <= data[1] <= 223:
             self.receive_rtcp(data, addr, now)
             return
         try:
-            packet = decode_rtp(data)
+            pt, sequence, timestamp, ssrc, payload = rtp_fields(data)
         except RtpError:
             self.malformed += 1
             return
-        pt = packet.payload_type
         if pt == self.receive_payload_type:
             kind = _AUDIO
         elif pt == self.receive_dtmf_payload_type:
@@ -258,30 +260,31 @@ class MediaStream:
             self.unknown_payload += 1
             return
         source = self.reception
-        if source is None or packet.ssrc != source.ssrc:
+        if source is not None and ssrc == source.ssrc:
+            if not source.update(sequence, timestamp, now, kind == _AUDIO):
+                return
+        else:
             # A new source must pass probation before it replaces the old one.
             candidate = self._candidate
-            if candidate is None or candidate.ssrc != packet.ssrc:
-                candidate = ReceptionStats(packet.ssrc, self.clock_rate, self._probation)
+            if candidate is None or candidate.ssrc != ssrc:
+                candidate = ReceptionStats(ssrc, self.clock_rate, self._probation)
                 self._candidate = candidate
-            if not candidate.update(packet.sequence, packet.timestamp, now, kind == _AUDIO):
+            if not candidate.update(sequence, timestamp, now, kind == _AUDIO):
                 return
             self.reception = candidate
             self._candidate = None
             self._dtmf_rx.reset()
-        elif not source.update(packet.sequence, packet.timestamp, now, kind == _AUDIO):
-            return
         if self.symmetric and addr is not None and addr != self.remote_rtp:
             self.remote_rtp = addr
             if self.rtcp_mux:
                 self.remote_rtcp = addr
         if kind == _AUDIO:
-            self.jitter.put(packet, now)
+            self.jitter.put_fields(sequence, timestamp, ssrc, payload, now)
         elif kind == _DTMF:
-            self.jitter.skip(packet, now)
-            self._events.extend(self._dtmf_rx.receive(packet.payload, packet.timestamp, now))
+            self.jitter.skip_fields(sequence, timestamp, ssrc, now)
+            self._events.extend(self._dtmf_rx.receive(payload, timestamp, now))
         else:
-            self.jitter.skip(packet, now)
+            self.jitter.skip_fields(sequence, timestamp, ssrc, now)
 
     def receive_rtcp(self, data, addr, now):
         """A datagram from the RTCP socket."""

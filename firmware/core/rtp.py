@@ -34,6 +34,13 @@ MAX_MISORDER = 100
 MIN_SEQUENTIAL = 2
 
 
+# The first octet of almost every RTP packet: version 2, no padding, no
+# header extension, no CSRCs. Such a header is fixed-size.
+PLAIN_FIRST_OCTET = 0x80
+
+_unpack_from = struct.unpack_from
+
+
 class RtpError(ValueError):
     """Bytes that are not a well-formed RTP or RTCP packet."""
 
@@ -101,6 +108,11 @@ def decode_rtp(data):
     if size < RTP_HEADER_SIZE:
         raise RtpError("RTP packet shorter than its header")
     first = data[0]
+    if first == PLAIN_FIRST_OCTET:
+        second = data[1]
+        sequence, timestamp, ssrc = _unpack_from("!HII", data, 2)
+        return RtpPacket(second & 0x7F, sequence, timestamp, ssrc, bytes(data[RTP_HEADER_SIZE:]),
+                         bool(second & 0x80))
     if first >> 6 != RTP_VERSION:
         raise RtpError("RTP version %d" % (first >> 6))
     second = data[1]
@@ -125,6 +137,22 @@ def decode_rtp(data):
         end = size - pad
     return RtpPacket(second & 0x7F, sequence, timestamp, ssrc, bytes(data[offset:end]),
                      bool(second & 0x80), csrcs)
+
+
+def rtp_fields(data):
+    """(payload type, sequence, timestamp, SSRC, payload) of an RTP packet.
+
+    The per-packet form of ``decode_rtp``, with the same checks and errors:
+    the usual packet (version 2, no padding, extension or CSRCs) takes one
+    ``unpack_from`` and a slice, no object; anything else goes through
+    ``decode_rtp``. The payload is ``data`` after the header, a slice of the
+    same type (a memoryview stays a view) for the usual packet.
+    """
+    if len(data) >= RTP_HEADER_SIZE and data[0] == PLAIN_FIRST_OCTET:
+        sequence, timestamp, ssrc = _unpack_from("!HII", data, 2)
+        return data[1] & 0x7F, sequence, timestamp, ssrc, data[RTP_HEADER_SIZE:]
+    packet = decode_rtp(data)
+    return packet.payload_type, packet.sequence, packet.timestamp, packet.ssrc, packet.payload
 
 
 # --- RTCP -----------------------------------------------------------------
@@ -413,6 +441,22 @@ class ReceptionStats:
         Telephone-event packets keep the event's start timestamp across
         updates, so they must be accounted with ``measure_jitter=False``.
         """
+        if seq == self.max_seq + 1 and self.probation == 0 and self.heard:
+            # The usual packet of a valid source, the one after the last: A.1
+            # comes down to these two counters (a wrap, 65535 to 0, is not
+            # this case), and A.8 is inlined.
+            self.max_seq = seq
+            self.received += 1
+            if measure_jitter:
+                transit = int(arrival * self.clock_rate) - timestamp
+                last = self.transit
+                if last is not None:
+                    d = ((transit - last + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+                    if d < 0:
+                        d = -d
+                    self.jitter_q4 += d - ((self.jitter_q4 + 8) >> 4)
+                self.transit = transit
+            return True
         if not self.heard:
             self.heard = True
             if self.probation <= 0:

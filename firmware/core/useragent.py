@@ -31,10 +31,11 @@ requests.
 from firmware.core.commands import PROXY, Datagram, Send, as_target
 from firmware.core.dialog import dialog_key
 from firmware.core.digest import DigestClient
-from firmware.core.errors import SipSyntaxError
+from firmware.core.errors import MessageError, SipSyntaxError
 from firmware.core.headers import parse_name_addr
-from firmware.core.message import MessageError, Request, make_response, parse_message
+from firmware.core.message import Request, make_response
 from firmware.core.offeranswer import MediaSession
+from firmware.core.parse import parse_message
 from firmware.core.registration import Registration
 from firmware.core.session import ALLOW
 from firmware.core.session_uac import OutgoingSession

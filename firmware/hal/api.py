@@ -37,6 +37,18 @@ class Pin:
         PULL_DOWN) and, for outputs, the initial level before driving."""
         raise NotImplementedError
 
+    def _accept(self, mode, pull, value):
+        """Check and record an ``init`` request (``mode``, ``pull``, ``out``);
+        backends call it before touching their hardware or model."""
+        if mode not in (Pin.IN, Pin.OUT, Pin.OPEN_DRAIN):
+            raise ValueError("bad pin mode %r" % (mode,))
+        if pull not in (None, Pin.PULL_UP, Pin.PULL_DOWN):
+            raise ValueError("bad pull %r" % (pull,))
+        if value is not None:
+            self.out = 1 if value else 0
+        self.mode = mode
+        self.pull = pull
+
     def value(self, v=None):
         """Read the level (no argument) or set the output latch."""
         raise NotImplementedError

@@ -13,9 +13,11 @@ audio, and a card that runs slow or fast against the CPU clock is followed
 re-anchors on the period that came).
 
 Sockets are polled, not awaited (MicroPython has no datagram endpoints):
-each tick drains the call's RTP socket before the playout frame is taken, so
-a packet counts as arrived at the tick that can first play it; the RTCP
-socket, which carries a report every few seconds, every tenth tick.
+one ``select.poll`` holds the RTP and RTCP socket of every call, and each tick
+asks it which have datagrams and drains those before the playout frame is
+taken, so a packet counts as arrived at the tick that can first play it. A
+quiet socket costs nothing: no read that fails with EAGAIN (an exception per
+socket per tick), one poll for all of them.
 
 Calls follow the call-control events the ``Phone`` hands to ``call_event``:
 CONNECTED binds the RTP/RTCP pair (the listen address, ``Call.local_rtp_port``
@@ -36,6 +38,7 @@ digit=5`` for each RFC 4733 digit received.
 """
 
 import asyncio
+import select
 import socket
 from array import array
 
@@ -53,7 +56,6 @@ MAX_CATCH_UP = 8        # periods read in one tick after the loop was held up
 MAX_DATAGRAMS = 64      # datagrams taken from one socket in one tick
 MAX_DATAGRAM = 2048
 MAX_TARGETS = 4         # resolved addresses kept per socket
-RTCP_POLL_TICKS = 10    # the RTCP socket is read every this many wake-ups
 
 WITH_MEDIA = ("CONNECTED", "MEDIA", "HOLDACK", "RESUMEACK")
 ENDING = ("DROPCALL", "DISCONNECTED", "TASKFAIL", "RELEASECALL")
@@ -67,36 +69,42 @@ class RtpSocket(net.UdpEndpoint):
     def __init__(self, address, port):
         net.UdpEndpoint.__init__(self, address, port)
         self._targets = []  # [(host, port), sockaddr]
+        self._last = None   # the (host, port) sent to last and its sockaddr: the usual one
+        self._last_target = None
         self.send_errors = 0
+        # what select.poll reports this socket by: the object on MicroPython,
+        # the descriptor on CPython
+        self.poll_key = self.sock if compat.MICROPYTHON else self.sock.fileno()
 
     def send(self, data, address):
-        target = None
-        for known, sockaddr in self._targets:
-            if known == address:
-                target = sockaddr
-                break
+        if address == self._last:
+            target = self._last_target
+        else:
+            target = None
+            for known, sockaddr in self._targets:
+                if known == address:
+                    target = sockaddr
+                    break
         try:
             if target is None:
                 target = socket.getaddrinfo(address[0], address[1])[0][-1]
                 self._targets.append((address, target))
                 if len(self._targets) > MAX_TARGETS:
                     self._targets.pop(0)
+            self._last = address
+            self._last_target = target
             self.sock.sendto(data, target)
             return True
         except OSError:
             self.send_errors += 1
             return False
 
-    def receive(self):
-        """The datagrams waiting, oldest first; never blocks."""
-        out = []
-        while len(out) < MAX_DATAGRAMS:
-            try:
-                data = self.sock.recv(MAX_DATAGRAM)
-            except OSError:  # EAGAIN: nothing (more) is waiting
-                break
-            out.append(data)
-        return out
+    def receive_one(self):
+        """One waiting datagram, or None (nothing waiting, or a socket error)."""
+        try:
+            return self.sock.recv(MAX_DATAGRAM)
+        except OSError:  # EAGAIN after all, or an error the socket reported
+            return None
 
 
 class CallAudio:
@@ -178,7 +186,8 @@ class Media:
         self._open = False
         self._task = None         # the task or timer handle that runs the clock
         self._loop = None
-        self._rtcp_countdown = 0
+        self._poller = select.poll()  # every call's RTP and RTCP socket
+        self._readers = {}        # poll key -> (CallAudio, RtpSocket, is RTCP)
         self._due = 0.0
         self._polling = False
 
@@ -286,6 +295,9 @@ class Media:
         audio = CallAudio(number, rtp, rtcp)
         first = not self.calls
         self.calls.append(audio)
+        for sock, is_rtcp in ((rtp, False), (rtcp, True)):
+            self._poller.register(sock.sock, select.POLLIN)
+            self._readers[sock.poll_key] = (audio, sock, is_rtcp)
         self._apply(audio, now, False)
         self._event("RTP_START", "call=%d local=%d %s" % (number, port, _describe(audio)),
                     number)
@@ -342,6 +354,9 @@ class Media:
                 buffer["late"], buffer["concealed"], stats["jitter_ms"])
             stream.close(now)
             self._flush(audio)
+        for sock in (audio.rtp, audio.rtcp):
+            self._readers.pop(sock.poll_key, None)
+            self._poller.unregister(sock.sock)
         audio.close()
         self._event("RTP_STOP", details, number)
 
@@ -439,24 +454,19 @@ class Media:
 
     def _tick(self, now):
         """Everything one wake-up of the media task does."""
-        calls = self.calls
-        # RTCP comes every few seconds and nothing waits on it: looked for
-        # every RTCP_POLL_TICKS wake-ups only (one failing recv less per tick)
-        self._rtcp_countdown -= 1
-        rtcp = self._rtcp_countdown <= 0
-        if rtcp:
-            self._rtcp_countdown = RTCP_POLL_TICKS
-        for audio in calls:
-            self._receive(audio, now, rtcp)
+        if self._readers:
+            self._receive(now)
         count = 0
+        read_frame = self.device.read_frame
         while count < MAX_CATCH_UP:
-            pcm = self.device.read_frame()
+            pcm = read_frame()
             if pcm is None:
                 break
             count += 1
             self._period(pcm, now)
-        for audio in calls:
-            self._service(audio, now)
+        for audio in self.calls:
+            if audio.stream is not None:
+                self._service(audio.stream, audio, now)
         self.ticks += count
         # Pacing: the next period is due one period after this one; a card
         # that is late against our clock is polled for, and followed.
@@ -490,20 +500,33 @@ class Media:
             out = self._silence
         self.device.write_frame(out if self._to_card is None else self._to_card.process(out))
 
-    def _receive(self, audio, now, rtcp):
-        stream = audio.stream
-        for data in audio.rtp.receive():
-            if stream is not None:
-                stream.receive(data, None, now)
-        if rtcp:
-            for data in audio.rtcp.receive():
-                if stream is not None:
+    def _receive(self, now):
+        """Drain every socket the poll reports readable: a datagram from each,
+        then ask again, until none is (or MAX_DATAGRAMS rounds)."""
+        poll = self._poller.poll
+        readers = self._readers
+        rounds = 0
+        ready = poll(0)
+        while ready:
+            for item in ready:
+                reader = readers.get(item[0])
+                if reader is None:
+                    continue
+                audio, sock, is_rtcp = reader
+                data = sock.receive_one()
+                stream = audio.stream
+                if data is None or stream is None:
+                    continue
+                if is_rtcp:
                     stream.receive_rtcp(data, None, now)
+                else:
+                    stream.receive(data, None, now)
+            rounds += 1
+            if rounds >= MAX_DATAGRAMS:
+                break
+            ready = poll(0)
 
-    def _service(self, audio, now):
-        stream = audio.stream
-        if stream is None:
-            return
+    def _service(self, stream, audio, now):
         deadline = stream.next_deadline()
         if deadline is not None and now >= deadline:
             stream.on_timer(now)

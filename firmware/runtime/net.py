@@ -13,7 +13,7 @@ import asyncio
 import socket
 
 from firmware.core.framing import KeepAlivePing, KeepAlivePong, StreamFramer
-from firmware.core.message import MessageError
+from firmware.core.errors import MessageError
 from firmware.runtime.tls import REASON_TIMEOUT, classify_error
 
 READ_CHUNK = 16384

@@ -17,7 +17,7 @@ from firmware.core.commands import PROXY, Datagram, Flow, Send, TransactionEnded
     TransactionStarted
 from firmware.core.connpolicy import MODE_NONE, MODE_PERSISTENT, PONG, Close, Connect, \
     LinkDown, LinkUp, ProxyLink, Undelivered, Write
-from firmware.core.message import MessageError
+from firmware.core.errors import MessageError
 from firmware.core.uaconfig import UaConfig
 from firmware.core.useragent import UserAgent
 from firmware.runtime import net

@@ -94,14 +94,7 @@ class SimPin(Pin):
         self.out = 0
 
     def init(self, mode, pull=None, value=None):
-        if mode not in (Pin.IN, Pin.OUT, Pin.OPEN_DRAIN):
-            raise ValueError("bad pin mode %r" % (mode,))
-        if pull not in (None, Pin.PULL_UP, Pin.PULL_DOWN):
-            raise ValueError("bad pull %r" % (pull,))
-        if value is not None:
-            self.out = 1 if value else 0
-        self.mode = mode
-        self.pull = pull
+        self._accept(mode, pull, value)
 
     def value(self, v=None):
         if v is None:

@@ -258,7 +258,7 @@ class RawNode:
         self.outbox.append((dst, data))
 
     def deliver(self, data, source, reliable, now):
-        from firmware.core.message import parse_message
+        from firmware.core.parse import parse_message
         self.received.append(parse_message(data))
 
     def responses(self, status=None):

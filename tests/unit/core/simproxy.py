@@ -11,7 +11,9 @@ branch, so a CANCEL or an ACK for a non-2xx follows its INVITE.
 from firmware.core.commands import Flow
 from firmware.core.digest import compute_response, parse_challenge
 from firmware.core.headers import parse_name_addr
-from firmware.core.message import MessageError, make_response, parse_message
+from firmware.core.errors import MessageError
+from firmware.core.message import make_response
+from firmware.core.parse import parse_message
 from firmware.core.uri import parse_uri
 from netsim import addr_of, remember, split_addr
 

@@ -14,7 +14,8 @@ import json
 import os
 
 from firmware.core.framing import StreamFramer
-from firmware.core.message import MessageError, parse_message
+from firmware.core.errors import MessageError
+from firmware.core.parse import parse_message
 
 CORPUS = "../shared/corpus"
 

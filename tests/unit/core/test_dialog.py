@@ -1,7 +1,8 @@
 """Dialogs (RFC 3261 12): creation, route sets, CSeq, in-dialog requests."""
 
 from firmware.core.dialog import CONFIRMED, EARLY, Dialog, dialog_key
-from firmware.core.message import Request, make_response, parse_message
+from firmware.core.message import Request, make_response
+from firmware.core.parse import parse_message
 
 
 def invite():

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware.core.digest import DigestClient, DigestError, parse_challenge
-from firmware.core.message import Request, Response, parse_message
+from firmware.core.message import Request, Response
+from firmware.core.parse import parse_message
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "valid"
 

@@ -8,7 +8,7 @@ from firmware.core.framing import (
     KeepAlivePong,
     StreamFramer,
 )
-from firmware.core.message import parse_message
+from firmware.core.parse import parse_message
 
 
 def _msg(method, body=b"", cseq=1):

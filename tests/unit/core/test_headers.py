@@ -1,15 +1,12 @@
 """Field-level grammar: names, lists, parameters, name-addr, Via, CSeq."""
 
 from firmware.core.errors import SipSyntaxError
+from firmware.core.fieldcheck import check_contacts, check_name_addr, check_uri, check_via_list
 from firmware.core.headers import (
     COMPACT_FORMS,
     NameAddr,
     Via,
     canonical_name,
-    check_contacts,
-    check_name_addr,
-    check_uri,
-    check_via_list,
     header_key,
     parse_contacts,
     parse_cseq,

@@ -1,19 +1,10 @@
-"""Messages: Headers, Request/Response, parse_message, make_response, errors."""
+"""Messages: Headers, Request/Response, parse_message, make_response, errors, wire text."""
 
 from firmware.core.errors import MessageError
 from firmware.core.headers import Via
-from firmware.core.message import (
-    MAX_HEADER_COUNT,
-    MAX_HEADER_LINE,
-    MAX_MESSAGE_SIZE,
-    Headers,
-    Request,
-    Response,
-    decode_text,
-    encode_text,
-    make_response,
-    parse_message,
-)
+from firmware.core.message import Headers, Request, Response, make_response
+from firmware.core.parse import MAX_HEADER_COUNT, MAX_HEADER_LINE, MAX_MESSAGE_SIZE, parse_message
+from firmware.core.wiretext import decode_text, encode_text
 
 INVITE = (
     b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"

@@ -4,7 +4,8 @@ Properties: whatever the bytes, parse_message returns a message or raises
 MessageError and nothing else; an accepted message answers every accessor,
 serialises, and parses back equal; an error that names a response can build
 it. The stream framer gives the same messages whatever the chunking. The
-quick acceptance patterns never accept what the full parsers reject.
+quick acceptance patterns never accept what the full parsers reject, and a
+line pattern answers as its value pattern does on the line's value.
 """
 
 import os
@@ -12,10 +13,12 @@ import os
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from firmware.core import fieldcheck as fc
 from firmware.core import headers as hdr
 from firmware.core.errors import MessageError, SipSyntaxError
 from firmware.core.framing import KeepAlivePing, KeepAlivePong, StreamFramer
-from firmware.core.message import parse_message
+from firmware.core.parse import parse_message
+from firmware.core.uri import is_digits
 
 SETTINGS = settings(max_examples=250, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -279,22 +282,54 @@ def _full_accepts(fn, text):
 @settings(max_examples=500, deadline=None)
 @given(near_valid())
 def test_quick_patterns_are_subsets(text):
-    assume(hdr.FAST_PATTERNS)
-    if hdr._SIP_URI_FAST.match(text):
+    assume(fc.FAST_PATTERNS)
+    if fc.QUICK_SIP_URI(text):
         assert _full_accepts(hdr.parse_uri, text), text
-    if hdr._NAME_ADDR_FAST.match(text):
+    if fc.QUICK_NAME_ADDR(text):
         assert _full_accepts(hdr.parse_name_addr, text), text
-    if hdr._NAME_ADDR_LIST_FAST.match(text):
+    if fc.QUICK_CONTACTS(text):
         assert _full_accepts(hdr.parse_name_addr_list, text), text
-        if hdr.small_expires(text):
-            assert _full_accepts(hdr.check_contacts, text), text
-    if hdr._VIA_LIST_FAST.match(text):
+        if fc.small_expires(text):
+            assert _full_accepts(fc.check_contacts, text), text
+    if fc.QUICK_VIA_LIST(text):
         assert _full_accepts(hdr.parse_via_list, text), text
 
 
+WHITE = st.text(alphabet=" \t", max_size=3)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(["Via", "v", "From", "to", "Contact", "m", "CSeq", "l", "X-A "]), WHITE,
+       st.one_of(near_valid(), st.from_regex("[0-9]{0,11}( [A-Za-z0-9]{0,3}.?)?", fullmatch=True)),
+       WHITE)
+def test_line_patterns_answer_as_value_patterns(name, before, text, after):
+    assume(fc.FAST_PATTERNS)
+    line = name + ":" + before + text + after
+    value = line[line.find(":") + 1 :].strip(" \t")
+    pairs = ((fc.QUICK_VIA_LINE, fc.QUICK_VIA_LIST), (fc.QUICK_NAME_ADDR_LINE, fc.QUICK_NAME_ADDR),
+             (fc.QUICK_CONTACTS_LINE, fc.QUICK_CONTACTS))
+    for line_pattern, value_pattern in pairs:
+        assert bool(line_pattern(line)) == bool(value_pattern(value)), (line, line_pattern)
+    # CSeq: what the careful path takes without its full parser
+    number, space, method = value.partition(" ")
+    plain = bool(space) and is_digits(number) and len(number) < 10 and hdr.is_token(method)
+    match = fc.QUICK_CSEQ_LINE(line)
+    assert bool(match) == plain, line
+    if match:
+        assert match.group(1) == method
+    match = fc.QUICK_NUMBER_LINE(line)
+    assert bool(match) == (is_digits(value) and len(value) < 10), line
+    if match:
+        assert match.group(1) == value
+
+
 def test_quick_patterns_match_plain_values():
-    # the generator above reaches the quick patterns: the property is not vacuous
-    assert hdr.FAST_PATTERNS
-    assert hdr._NAME_ADDR_FAST.match('"Al ce" <sip:abc@xyz:5060;tr=x>;tag=09')
-    assert hdr._VIA_LIST_FAST.match("SIP/2.0/UDP xyz:5060;tag=1")
-    assert hdr._SIP_URI_FAST.match("sips:abc@[0f::1]:5061;tr")
+    # the generators above reach the quick patterns: the properties are not vacuous
+    assert fc.FAST_PATTERNS
+    assert fc.QUICK_NAME_ADDR('"Al ce" <sip:abc@xyz:5060;tr=x>;tag=09')
+    assert fc.QUICK_VIA_LIST("SIP/2.0/UDP xyz:5060;tag=1")
+    assert fc.QUICK_SIP_URI("sips:abc@[0f::1]:5061;tr")
+    assert fc.QUICK_VIA_LINE("v:  SIP/2.0/UDP xyz:5060;tag=1 \t")
+    assert fc.QUICK_CSEQ_LINE("CSeq: 12 INVITE ").group(1) == "INVITE"
+    assert fc.QUICK_NUMBER_LINE("l:\t123").group(1) == "123"
+    assert not fc.QUICK_NUMBER_LINE("l: 1234567890")

@@ -4,7 +4,9 @@ transport feedback, commands, and peers that are odd or broken."""
 from firmware.core.commands import UaEvent as ev
 from firmware.core.digest import MAX_REJECTIONS
 from firmware.core.commands import PROXY, Flow, Send, TransactionEnded, TransactionStarted
-from firmware.core.message import MessageError, make_response, parse_message
+from firmware.core.errors import MessageError
+from firmware.core.message import make_response
+from firmware.core.parse import parse_message
 from firmware.core.uaconfig import UaConfig
 from firmware.core.useragent import UserAgent
 from netsim import RawNode
