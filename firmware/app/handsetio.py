@@ -1,14 +1,33 @@
 """What the handset asks of the rest of the phone: its output objects.
 
-Rule: an output is a plain object with a ``kind`` ("call", "dtmf", "tone",
-"ringer", "led", "screen", "log") and compares equal to another of its class
-with the same FIELDS, so tests and the runtime can match on it. Call
-commands know how to run themselves on a CallControl (``apply``); the rest
-are the runtime's to carry out on the drivers, the audio path and storage.
+Rule: an output is a plain object with a ``kind`` and compares equal to
+another of its class with the same FIELDS, so tests and the runtime can
+match on it:
+
+    "call"    MakeCall, AcceptCall, AnswerCall, DropCall, ReleaseCall, HoldCall,
+              ResumeCall: ``apply(control, now)`` runs one on a CallControl,
+              ``run_commands`` runs them all
+    "dtmf"    SendDtmf(call, digit)
+    "tone"    PlayTone(name, tone) (a core.tones.Tone of the region) / StopTone()
+    "ringer"  RingerOn(region, cadence) ((on_s, off_s) pairs) / RingerOff()
+    "led"     SetLed(name, state): line, message, ringing; off, on or blink
+    "screen"  ShowScreen(lines): exactly height lines of width characters
+    "log"     SaveCallLog(text): the call log's JSON, for runtime/storage.py
+
+Call commands run themselves on a CallControl; the rest are the runtime's
+to carry out on the drivers, the audio path and storage.
 LED states are names (off, on, blink): the runtime picks the driver pattern
 (the ringing LED blinks fast, the line LED blinks slowly for a call on hold,
 the message LED flashes).
 """
+
+# The LEDs (SetLed.name) and their states (SetLed.state).
+LED_LINE = "line"
+LED_MESSAGE = "message"
+LED_RINGING = "ringing"
+LED_OFF = "off"
+LED_ON = "on"
+LED_BLINK = "blink"
 
 
 class Output:

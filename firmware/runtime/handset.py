@@ -28,9 +28,9 @@ import asyncio
 import time
 
 from firmware.app.calllog import CallLog
-from firmware.app.handset import LED_BLINK, LED_LINE, LED_MESSAGE, LED_ON, LED_RINGING, \
-    Handset
-from firmware.app.handsetio import PlayTone, RingerOn, run_commands
+from firmware.app.handset import Handset
+from firmware.app.handsetio import LED_BLINK, LED_LINE, LED_MESSAGE, LED_ON, LED_RINGING, \
+    PlayTone, RingerOn, run_commands
 from firmware.drivers import leds as led_patterns
 from firmware.runtime import media as media_path
 from firmware.runtime import storage

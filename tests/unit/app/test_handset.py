@@ -6,12 +6,12 @@ import sys
 from firmware.app import callcontrol as cc
 from firmware.app.callcontrol import CallEvent
 from firmware.app.calllog import ANSWERED, BUSY, CANCELLED, FAILED, MISSED, REFUSED, CallLog
-from firmware.app.handset import (CALLING, DIALING, DIALTONE, IDLE, LED_BLINK, LED_OFF, LED_ON,
-                                  NOTICE, RINGING, TALKING, Handset)
-from firmware.app.handsetio import (AcceptCall, AnswerCall, DropCall, HoldCall, MakeCall,
-                                    PlayTone, ReleaseCall, ResumeCall, RingerOff, RingerOn,
-                                    SaveCallLog, SendDtmf, SetLed, ShowScreen, run_commands,
-                                    seconds_pairs)
+from firmware.app.handset import Handset
+from firmware.app.handsetio import (LED_BLINK, LED_OFF, LED_ON, AcceptCall, AnswerCall, DropCall,
+                                    HoldCall, MakeCall, PlayTone, ReleaseCall, ResumeCall,
+                                    RingerOff, RingerOn, SaveCallLog, SendDtmf, SetLed,
+                                    ShowScreen, run_commands, seconds_pairs)
+from firmware.app.handsetstate import CALLING, DIALING, DIALTONE, IDLE, NOTICE, RINGING, TALKING
 from firmware.core import tones
 
 PLAN = "[2-9]xxx|0[1-9]xxxxxxxx|00x.|*xx|#"
