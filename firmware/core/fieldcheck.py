@@ -88,6 +88,8 @@ def check_via_list(text):
 
 def small_expires(text):
     """True when every 'expires=' in text is followed by at most 9 digits."""
+    if "s=" not in text and "S=" not in text:
+        return True  # no expires parameter at all
     low = text.lower()
     i = low.find("expires=")
     while i >= 0:

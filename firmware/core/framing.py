@@ -18,7 +18,8 @@ arrives as one record, so this does not happen in practice).
 """
 
 from firmware.core.errors import MessageError
-from firmware.core.parse import MAX_MESSAGE_SIZE, parse_message
+from firmware.core.message import MAX_MESSAGE_SIZE
+from firmware.core.parse import parse_message
 
 PING = b"\r\n\r\n"
 PONG = b"\r\n"

@@ -6,16 +6,16 @@ accessors (call_id, cseq, vias, top_via, from_addr, to_addr, contacts)
 parse on first use and keep the result until the headers change; they
 return copies, free to modify. serialize() is deterministic and always
 writes Content-Length as the length of the body; parse(serialize(m)) == m.
-A message that arrived and was not changed since serialises to the bytes
-it came as (with a Content-Length matching its body, which is the only
-kind the quick path of the parser remembers).
+A received message whose header section already reads as serialize()
+writes it keeps those bytes, and serialises to them while unchanged.
 
-Bytes off the wire become messages in firmware.core.parse (parse_message,
-the limits MAX_MESSAGE_SIZE, MAX_HEADER_COUNT, MAX_HEADER_LINE); header text
-and bytes convert in firmware.core.wiretext; SipSyntaxError, MessageError and
-the reason phrases live in firmware.core.errors.
+Bytes become messages in firmware.core.parse (parse_message, within the
+limits below); header text and bytes convert in firmware.core.wiretext;
+SipSyntaxError, MessageError and the reason phrases live in
+firmware.core.errors.
 """
 
+from firmware.compat import const
 from firmware.core.errors import SipSyntaxError, reason_phrase
 from firmware.core.headers import (
     LIST_HEADERS,
@@ -30,7 +30,12 @@ from firmware.core.headers import (
 from firmware.core.uri import parse_uri
 from firmware.core.wiretext import encode_text
 
+MAX_MESSAGE_SIZE = const(65535)  # bytes in one message
+MAX_HEADER_COUNT = const(256)  # header lines in one message
+MAX_HEADER_LINE = const(8192)  # characters in one header line, folding removed
+
 SIP_VERSION = "SIP/2.0"
+_new = object.__new__  # received headers and messages skip their constructors' checks
 
 # --------------------------------------------------------------------------
 # Headers
@@ -67,12 +72,12 @@ class Headers:
     splits list headers at commas; authentication headers and Date are
     never split.
 
-    Layout, shared with the parser: _lines holds the header lines, _keys
-    their lookup keys (header_key of each name), _cache the accessors'
-    parsed values, and _wire, for headers the parser took unchanged from
-    the wire, (the bytes of the start line and header section through the
-    empty line as received, the Content-Length they state, the start line
-    as text). Every change clears _cache and _wire.
+    Layout: _lines holds the header lines, _keys their lookup keys
+    (header_key of each name), _cache the accessors' parsed values, and
+    _wire, for headers received (see received_headers) that read as
+    serialize() writes them, (the bytes of the start line and header
+    section through the empty line, the Content-Length they state, the
+    start line as text). Every change clears _cache and _wire.
     """
 
     __slots__ = ("_lines", "_keys", "_cache", "_wire")
@@ -196,6 +201,23 @@ class Headers:
         return "Headers(%r)" % (self.items(),)
 
 
+def received_headers(lines, keys, wire=None):
+    """Headers as the parser found them: lines (folding removed) with their keys,
+    and the wire triple (see Headers) when the section reads as serialize() writes."""
+    headers = _new(Headers)
+    headers._lines = lines
+    headers._keys = keys
+    headers._cache = None
+    headers._wire = wire
+    return headers
+
+
+def length_as_written(line, length):
+    """True when serialize() writes this Content-Length line as it is."""
+    colon = line.find(":")
+    return line[colon + 1 :] == " " + str(length) and line[colon - 1] not in " \t"
+
+
 def _as_headers(headers):
     if headers is None:
         return Headers()
@@ -275,7 +297,7 @@ class _Message:
         body = self.body
         headers = self.headers
         wire = headers._wire
-        if wire is not None and wire[1] == len(body) and wire[2] == start_line:
+        if wire is not None and wire[2] == start_line and wire[1] == len(body):
             return wire[0] + body  # received and not changed since: the bytes as they came
         keys = headers._keys
         lines = headers._lines
@@ -422,4 +444,7 @@ def _has_tag(to_value):
         return ";tag=" in to_value.replace(" ", "").lower()
 
 
-__all__ = ("SIP_VERSION", "Headers", "Request", "Response", "make_response")
+__all__ = (
+    "MAX_HEADER_COUNT", "MAX_HEADER_LINE", "MAX_MESSAGE_SIZE", "SIP_VERSION", "Headers",
+    "Request", "Response", "length_as_written", "make_response", "received_headers",
+)

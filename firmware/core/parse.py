@@ -2,69 +2,40 @@
 
 Rule: parse_message() returns a message or raises MessageError, and nothing
 else, whatever the bytes; a MessageError names the response the stack
-should send. It splits the start line and the header lines eagerly and
-keeps every header line exactly as received (only folding removed), in
-order. It checks the headers a message cannot do without (Via, From, To,
-Call-ID, CSeq, Contact, Max-Forwards, Expires, Content-Length) so errors
-surface here, but builds no objects for them: the accessors of the message
-do that on first use.
+should send, or None when nothing must be sent. It splits the start line
+and the header lines eagerly and keeps every header line exactly as
+received (only folding removed), in order. It checks the headers a message
+cannot do without (Via, From, To, Call-ID, CSeq, Contact, Max-Forwards,
+Expires, Content-Length) so errors surface here, but builds no objects for
+them: the accessors of the message do that on first use.
 
-Two paths give one verdict. The quick path takes an ordinary message (CRLF
-line ends, no folding, the plain field forms the quick patterns of the
-headers module accept) and returns exactly the message the careful path
-would, or steps aside without a verdict. The careful path takes anything,
-checks with the full field parsers and names the first problem found; an
-interpreter that cannot run the quick patterns (MicroPython) always takes
-it. A message whose header section is kept as received remembers its
-bytes, so serialising it unchanged is one concatenation.
+Two paths give one verdict. The quick path (firmware.core.quickparse) takes
+an ordinary message and returns exactly what the careful path here would, or
+steps aside. The careful path takes anything: bare LF line ends, folding,
+leading CRLFs, odd white space, every limit of firmware.core.message; it
+checks with the full field parsers, names the first problem found and
+builds the MessageError. MicroPython always takes the careful path.
 """
 
-from firmware.compat import const
 from firmware.core.errors import MessageError, SipSyntaxError
-from firmware.core.fieldcheck import (
-    QUICK_CONTACTS_LINE,
-    QUICK_CSEQ_LINE,
-    QUICK_NAME_ADDR_LINE,
-    QUICK_NUMBER_LINE,
-    QUICK_SIP_URI,
-    QUICK_VIA_LINE,
-    check_contacts,
-    check_name_addr,
-    check_via_list,
-    small_expires,
-)
+from firmware.core.fieldcheck import check_contacts, check_name_addr, check_uri, check_via_list
 from firmware.core.headers import header_key, is_token, parse_cseq, parse_uint, parse_via, split_list
-from firmware.core.message import SIP_VERSION, Headers, Request, Response
-from firmware.core.uri import is_digits, parse_uri
+from firmware.core.message import (
+    MAX_HEADER_COUNT,
+    MAX_HEADER_LINE,
+    MAX_MESSAGE_SIZE,
+    SIP_VERSION,
+    Request,
+    Response,
+    length_as_written,
+    received_headers,
+)
+from firmware.core.quickparse import KNOWN_PREFIXES, QUICK, parse_quick
+from firmware.core.uri import is_digits
 from firmware.core.wiretext import decode_text
 
-MAX_MESSAGE_SIZE = const(65535)
-MAX_HEADER_COUNT = const(256)
-MAX_HEADER_LINE = const(8192)
-MAX_UINT32 = const(0xFFFFFFFF)
-
-SUPPORTED_SCHEMES = ("sip", "sips", "tel")
-_KNOWN_METHODS = ("INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "PRACK",
-                  "UPDATE", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "INFO", "PUBLISH")
-
-# Header names as commonly written, colon included, with their lookup keys: a line
-# starting with one needs no closer look at its name.
-_KNOWN_PREFIXES = {}
-for _name in ("Via", "From", "To", "Call-ID", "CSeq", "Contact", "Max-Forwards",
-              "Content-Length", "Content-Type", "Expires", "Allow", "Supported", "Require",
-              "Route", "Record-Route", "User-Agent", "Server", "Authorization",
-              "WWW-Authenticate", "Proxy-Authorization", "Proxy-Authenticate", "Date",
-              "Subject", "Accept", "Event", "Allow-Events", "Session-Expires", "Min-SE",
-              "RSeq", "RAck", "Call-Id", "Cseq", "Max-forwards", "Content-length",
-              "Content-type", "Record-route", "User-agent", "Organization", "Warning",
-              "Privacy", "P-Asserted-Identity", "Reason", "Refer-To", "Path",
-              "Service-Route", "Subscription-State", "Accept-Language", "Unsupported",
-              "Proxy-Require", "Content-Disposition", "Retry-After", "Timestamp",
-              "v", "f", "t", "i", "m", "l", "c", "k", "s", "o", "u", "e", "x", "r", "b"):
-    _KNOWN_PREFIXES[_name + ":"] = _KNOWN_PREFIXES[_name.lower() + ":"] = header_key(_name)
-_QUICK = QUICK_VIA_LINE is not None
-# The same without the colon, for the quick path (str.partition splits the colon off).
-_KNOWN_NAMES = {prefix[:-1]: key for prefix, key in _KNOWN_PREFIXES.items()} if _QUICK else None
+_MAX_UINT32 = 0xFFFFFFFF
+_SUPPORTED_SCHEMES = ("sip", "sips", "tel")
 _new = object.__new__  # a parsed message skips the checks its constructor makes
 
 
@@ -75,8 +46,8 @@ def parse_message(data, stream=False):
     Content-Length says less. stream=True: Content-Length is required.
     """
     try:
-        if _QUICK and type(data) is bytes:
-            msg = _parse_quick(data, stream)
+        if QUICK and type(data) is bytes:
+            msg = parse_quick(data, stream)
             if msg is not None:
                 return msg
         return _parse_careful(data, stream)
@@ -88,149 +59,6 @@ def parse_message(data, stream=False):
 
 def _value(line):
     return line[line.find(":") + 1 :].strip(" \t")
-
-
-def _new_headers(lines, keys, wire):
-    headers = _new(Headers)  # lines and keys as Headers keeps them (see its layout)
-    headers._lines = lines
-    headers._keys = keys
-    headers._cache = None
-    headers._wire = wire
-    return headers
-
-
-# --------------------------------------------------------------------------
-# the quick path
-
-
-def _parse_quick(data, stream):
-    """The message the careful path would return, when data is an ordinary message;
-    None when it is not, leaving the verdict to the careful path."""
-    end = data.find(b"\r\n\r\n") + 4
-    n = len(data)
-    if end < 4 or end > MAX_HEADER_LINE or n > MAX_MESSAGE_SIZE:
-        return None
-    head = data[:end]
-    try:
-        text = head.decode()
-    except UnicodeError:
-        text = ""
-    if len(text) != end:
-        text = decode_text(head)
-    lines = text.split("\r\n")  # start line, header lines, "", ""
-    count = len(lines) - 1
-    if text.count("\r") != count or text.count("\n") != count or count > MAX_HEADER_COUNT:
-        return None
-    start_line = lines[0]
-    lines = lines[1:-2]
-    # The start line.
-    if start_line[:8] == "SIP/2.0 ":
-        code = start_line[8:11]
-        if (len(code) != 3 or not is_digits(code) or not "1" <= code[0] <= "6"
-                or (len(start_line) > 11 and start_line[11] != " ")):
-            return None
-        msg = _new(Response)
-        msg.status = int(code)
-        msg.reason = start_line[12:]
-        method = None
-    else:
-        method, _, rest = start_line.partition(" ")
-        uri, _, version = rest.partition(" ")
-        if (version != SIP_VERSION or (method not in _KNOWN_METHODS and not is_token(method))
-                or not QUICK_SIP_URI(uri)):
-            return None
-        msg = _new(Request)
-        msg.method = method
-        msg.uri = uri
-        msg._ruri = None
-    msg.version = SIP_VERSION
-    # Header names: a known name before the colon, else a plain token (a line without
-    # a colon leaves partition's separator empty).
-    known = _KNOWN_NAMES
-    keys = [known.get(name) if colon else None
-            for name, colon, _ in map(str.partition, lines, [":"] * len(lines))]
-    if None in keys:
-        for i in range(len(keys)):
-            if keys[i] is None:
-                name, colon, _ = lines[i].partition(":")
-                name = name.rstrip(" \t")
-                if not colon or not is_token(name):
-                    return None  # also a folded line, which starts with white space
-                keys[i] = header_key(name)
-    # Where each header is. Only Via and Contact, checked line by line, may repeat.
-    last = dict(zip(keys, range(len(keys))))  # noqa: B905 (MicroPython has no strict=)
-    get = last.get
-    via = get("via")
-    from_ = get("from")
-    to = get("to")
-    call_id = get("call-id")
-    cseq = get("cseq")
-    if via is None or from_ is None or to is None or call_id is None or cseq is None:
-        return None
-    max_forwards = get("max-forwards")
-    expires = get("expires")
-    contact = get("contact")
-    length_at = get("content-length")
-    first_via = via
-    first_contact = contact
-    if len(last) != len(keys):
-        index = keys.index
-        if (index("from") != from_ or index("to") != to or index("call-id") != call_id
-                or index("cseq") != cseq
-                or (max_forwards is not None and index("max-forwards") != max_forwards)
-                or (expires is not None and index("expires") != expires)
-                or (length_at is not None and index("content-length") != length_at)):
-            return None
-        first_via = index("via")
-        if contact is not None:
-            first_contact = index("contact")
-    # The values.
-    for i in range(first_via, via + 1):
-        if keys[i] == "via" and not QUICK_VIA_LINE(lines[i]):
-            return None
-    if not QUICK_NAME_ADDR_LINE(lines[from_]) or not QUICK_NAME_ADDR_LINE(lines[to]):
-        return None
-    value = _value(lines[call_id])
-    if not value or " " in value or "\t" in value:
-        return None
-    match = QUICK_CSEQ_LINE(lines[cseq])
-    if match is None or (method is not None and match.group(1) != method):
-        return None
-    if max_forwards is not None:
-        match = QUICK_NUMBER_LINE(lines[max_forwards])
-        if match is None or len(match.group(1)) > 3 or int(match.group(1)) > 255:
-            return None
-    if expires is not None and not QUICK_NUMBER_LINE(lines[expires]):
-        return None
-    if contact is not None:
-        for i in range(first_contact, contact + 1):
-            if keys[i] == "contact":
-                line = lines[i]
-                if not QUICK_CONTACTS_LINE(line) or not small_expires(line):
-                    return None
-    # The body (RFC 3261 18.3).
-    wire = None
-    if length_at is not None:
-        line = lines[length_at]
-        match = QUICK_NUMBER_LINE(line)
-        if match is None:
-            return None
-        length = int(match.group(1))
-        if length > n - end:
-            return None
-        msg.body = data[end : end + length] if length else b""
-        if line[line.find(":") :] == ": " + str(length):
-            wire = (head, length, start_line)
-    elif stream:
-        return None
-    else:
-        msg.body = data[end:]
-    msg.headers = _new_headers(lines, keys, wire)
-    return msg
-
-
-# --------------------------------------------------------------------------
-# the careful path
 
 
 def _bad(what):
@@ -253,6 +81,7 @@ class _Problem:
 
 
 def _parse_careful(data, stream):
+    """The careful path: any bytes; a message, or the MessageError for the first problem."""
     if type(data) is not bytes:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise MessageError(None, "Bad Request", "message must be bytes")
@@ -283,7 +112,8 @@ def _parse_careful(data, stream):
         count = len(lines) - 1
         if text.count("\n") == count and text.count("\r") == count:
             body_start = i + 4
-            del lines[-2:]
+            lines.pop()
+            lines.pop()  # the empty line ending the header section
         else:
             i = -1
             head = None
@@ -293,7 +123,7 @@ def _parse_careful(data, stream):
     start_line = lines[0]
     msg = _start_line(start_line, problem)
     del lines[0]
-    known = _KNOWN_PREFIXES
+    known = KNOWN_PREFIXES
     keys = [known.get(line[: line.find(":") + 1]) for line in lines]
     if None in keys or len(text) > MAX_HEADER_LINE:
         lines, keys = _header_lines(lines, problem)
@@ -325,7 +155,7 @@ def _parse_careful(data, stream):
             length = int(value)
         else:
             try:
-                length = parse_uint(value, MAX_UINT32)
+                length = parse_uint(value, _MAX_UINT32)
             except SipSyntaxError:
                 problem.note(400, _bad("malformed Content-Length header"),
                              "Content-Length is not a non-negative number")
@@ -338,14 +168,14 @@ def _parse_careful(data, stream):
                          "Content-Length %d but %d bytes of body" % (length, available))
         elif length:
             msg.body = data[body_start : body_start + length]
-        if head is not None and line[line.find(":") :] == ": " + str(length):
+        if head is not None and length_as_written(line, length):
             wire = (head, length, start_line)
     elif stream:
         problem.note(400, _bad("missing Content-Length header"),
                      "a message on a stream needs Content-Length")
     elif available:
         msg.body = data[body_start:]
-    msg.headers = _new_headers(lines, keys, wire)
+    msg.headers = received_headers(lines, keys, wire)
     if problem.status is None:
         if not is_request:
             return msg
@@ -353,7 +183,7 @@ def _parse_careful(data, stream):
         if uri[:4] == "sip:" or uri[:5] == "sips:":
             return msg
         scheme = uri[: uri.find(":")].lower()
-        if scheme in SUPPORTED_SCHEMES:
+        if scheme in _SUPPORTED_SCHEMES:
             return msg
         problem.note(416, "Unsupported URI Scheme",
                      "Request-URI scheme %r not supported" % scheme)
@@ -438,13 +268,12 @@ def _start_line(line, problem):
     msg._ruri = None
     if version != SIP_VERSION:
         msg.version = _version(version, problem, line)
-    if method not in _KNOWN_METHODS and not is_token(method):
+    if not is_token(method):
         problem.note(400, _bad("malformed method"), "bad method %r" % method)
-    if QUICK_SIP_URI is None or not QUICK_SIP_URI(uri):
-        try:
-            parse_uri(uri)
-        except SipSyntaxError as exc:
-            problem.note(400, _bad("malformed Request-URI"), str(exc))
+    try:
+        check_uri(uri)
+    except SipSyntaxError as exc:
+        problem.note(400, _bad("malformed Request-URI"), str(exc))
     return msg
 
 
@@ -543,7 +372,7 @@ def _check_headers(msg, lines, keys, first, last, problem):
             if not value or " " in value or "\t" in value:
                 problem.note(400, _bad("malformed Call-ID header"), "bad Call-ID %r" % value)
         elif key == "max-forwards" or key == "expires":
-            limit = 255 if key == "max-forwards" else MAX_UINT32
+            limit = 255 if key == "max-forwards" else _MAX_UINT32
             if not (is_digits(value) and len(value) < 4 and int(value) <= limit):
                 try:
                     parse_uint(value, limit)
@@ -587,4 +416,4 @@ def _top_via_usable(text):
         return False
 
 
-__all__ = ("MAX_HEADER_COUNT", "MAX_HEADER_LINE", "MAX_MESSAGE_SIZE", "parse_message")
+__all__ = ("parse_message",)

@@ -2,8 +2,16 @@
 
 from firmware.core.errors import MessageError
 from firmware.core.headers import Via
-from firmware.core.message import Headers, Request, Response, make_response
-from firmware.core.parse import MAX_HEADER_COUNT, MAX_HEADER_LINE, MAX_MESSAGE_SIZE, parse_message
+from firmware.core.message import (
+    MAX_HEADER_COUNT,
+    MAX_HEADER_LINE,
+    MAX_MESSAGE_SIZE,
+    Headers,
+    Request,
+    Response,
+    make_response,
+)
+from firmware.core.parse import parse_message
 from firmware.core.wiretext import decode_text, encode_text
 
 INVITE = (
@@ -242,6 +250,60 @@ def test_round_trip_of_built_messages():
     assert again.body == b"v=0\r\n"
 
 
+def test_received_message_serialises_as_it_came_until_changed():
+    data = _request(extra=b"Subject: hi\r\n", body=b"abc")
+    m = parse_message(data)
+    assert m.serialize() == data
+    assert m.copy().serialize() == data
+    # every kind of change shows in the output
+    changed = m.copy()
+    changed.headers.add("X-New", "1")
+    assert changed.serialize() == data.replace(b"Content-Length: 3\r\n",
+                                               b"Content-Length: 3\r\nX-New: 1\r\n")
+    changed = m.copy()
+    changed.headers.set("Subject", "ho")
+    assert changed.serialize() == data.replace(b"Subject: hi", b"Subject: ho")
+    changed = m.copy()
+    changed.headers.remove("Subject")
+    assert changed.serialize() == data.replace(b"Subject: hi\r\n", b"")
+    changed = m.copy()
+    changed.headers.insert_first("Via", "SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKtop")
+    assert changed.serialize().count(b"\r\nVia: ") == 2
+    changed = m.copy()
+    changed.body = b"xyz"  # same length, other bytes
+    assert changed.serialize() == data[:-3] + b"xyz"
+    changed.body = b"longer"
+    assert changed.serialize().endswith(b"Content-Length: 6\r\n\r\nlonger")
+    changed = m.copy()
+    changed.uri = "sip:carol@example.com"
+    assert changed.serialize() == data.replace(b"sip:bob@example.com SIP", b"sip:carol@example.com SIP")
+    changed = m.copy()
+    changed.method = "INFO"
+    assert changed.serialize().startswith(b"INFO sip:bob@example.com SIP/2.0\r\n")
+    response = parse_message(RESPONSE_200)
+    assert response.serialize() == RESPONSE_200
+    response.reason = "Fine"
+    assert response.serialize() == RESPONSE_200.replace(b"200 OK", b"200 Fine")
+
+
+def test_unusual_forms_serialise_canonically():
+    # what serialize() writes differently from the wire is never taken from the wire
+    for length_line in (b"Content-Length : 3", b"Content-Length:3", b"Content-Length: 03",
+                        b"Content-Length: 3 ", b"content-length:\t3"):
+        data = _request(body=b"abc").replace(b"Content-Length: 3", length_line)
+        name = length_line[: length_line.find(b":")].rstrip(b" \t")
+        expected = data.replace(length_line, name + b": 3")
+        assert parse_message(data).serialize() == expected, length_line
+    data = _request(start=b"OPTIONS  sip:bob@example.com SIP/2.0")
+    assert parse_message(data).serialize() == _request()
+    data = _request(body=b"no length", length=False)
+    assert parse_message(data).serialize() == _request(body=b"no length")
+    assert parse_message(b"\r\n" + _request()).serialize() == _request()
+    assert parse_message(_request().replace(b"\r\n", b"\n")).serialize() == _request()
+    data = RESPONSE_200.replace(b"200 OK", b"200")
+    assert parse_message(data).serialize() == RESPONSE_200.replace(b"200 OK", b"200 ")
+
+
 def test_response_default_reason():
     assert Response(180).reason == "Ringing"
     assert Response(486).reason == "Busy Here"
@@ -388,6 +450,10 @@ def test_errors_in_responses_are_never_answered():
     assert err.status is None and err.response() is None
     assert "CSeq" in err.reason
     assert _error(b"SIP/2.0 4294967301 better not break\r\n\r\n").status is None
+    # a status code has three digits: shorter ones are malformed, whatever follows
+    for start in (b"SIP/2.0 20", b"SIP/2.0 20 OK", b"SIP/2.0 2 OK", b"SIP/2.0 099 Odd"):
+        err = _error(RESPONSE_200.replace(b"SIP/2.0 200 OK", start))
+        assert err.status is None and "status line" in err.reason, start
 
 
 def test_request_without_usable_via_is_not_answered():

@@ -3,7 +3,8 @@
 Properties: whatever the bytes, parse_message returns a message or raises
 MessageError and nothing else; an accepted message answers every accessor,
 serialises, and parses back equal; an error that names a response can build
-it. The stream framer gives the same messages whatever the chunking. The
+it. The quick path of the parser returns exactly what the careful path
+would. The stream framer gives the same messages whatever the chunking. The
 quick acceptance patterns never accept what the full parsers reject, and a
 line pattern answers as its value pattern does on the line's value.
 """
@@ -17,7 +18,9 @@ from firmware.core import fieldcheck as fc
 from firmware.core import headers as hdr
 from firmware.core.errors import MessageError, SipSyntaxError
 from firmware.core.framing import KeepAlivePing, KeepAlivePong, StreamFramer
+from firmware.core import parse
 from firmware.core.parse import parse_message
+from firmware.core.quickparse import parse_quick
 from firmware.core.uri import is_digits
 
 SETTINGS = settings(max_examples=250, deadline=None,
@@ -153,9 +156,26 @@ def test_random_bytes_after_a_start_line(tail, seed):
     check_outcome(seed[: seed.find(b"\r\n") + 2] + tail)
 
 
+def _same_message(a, b):
+    return (a == b and a.serialize() == b.serialize() and a.headers._lines == b.headers._lines
+            and a.headers._keys == b.headers._keys)
+
+
+@SETTINGS
+@given(mutated(), st.booleans())
+def test_quick_path_returns_what_the_careful_path_returns(data, stream):
+    quick = parse_quick(data, stream)
+    if quick is None:
+        return  # no verdict: the careful path decides alone
+    careful = parse._parse_careful(data, stream)  # raises if it would reject
+    assert _same_message(quick, careful), data
+
+
 def test_seeds_are_accepted():
     for seed in SEEDS:
         assert check_outcome(seed) is not None
+    # and the quick path takes the plain ones, so the property above is not vacuous
+    assert sum(parse_quick(seed, False) is not None for seed in SEEDS) >= 3
 
 
 # --------------------------------------------------------------------------
