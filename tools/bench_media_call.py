@@ -55,7 +55,8 @@ BARESIP_MODULES = "/usr/lib/baresip/modules"
 
 
 class BenchCard(AudioDevice):
-    """A sound card on the real clock that costs next to nothing."""
+    """A sound card on the real clock that costs next to nothing: a read when
+    no period is complete yet is one clock reading and a comparison."""
 
     def __init__(self, clock):
         self.clock = clock
@@ -67,6 +68,7 @@ class BenchCard(AudioDevice):
         self._frame = b""
         self._start = 0.0
         self._read = 0
+        self._next = 0.0
 
     def open(self, rate, period_frames):
         self.rate = rate
@@ -76,15 +78,24 @@ class BenchCard(AudioDevice):
         self._frame = (cycle * (period_frames // 8 + 1))[:2 * period_frames]
         self._start = self.clock()
         self._read = 0
+        self._next = self._start + self._period_s(1)
+
+    def _period_s(self, periods):
+        """When ``periods`` periods are complete, in seconds from the start."""
+        return (periods - 1e-9) * self.period_frames / self.rate
 
     def read_frame(self):
-        ready = int((self.clock() - self._start) * self.rate / self.period_frames + 1e-9)
+        now = self.clock()
+        if now < self._next:
+            return None
+        ready = int((now - self._start) * self.rate / self.period_frames + 1e-9)
         if ready <= self._read:
             return None
         if ready - self._read > 4:
             self.overruns += 1
             self._read = ready - 4
         self._read += 1
+        self._next = self._start + self._period_s(self._read + 1)
         return self._frame
 
     def write_frame(self, pcm):

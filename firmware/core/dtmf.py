@@ -67,9 +67,9 @@ class DtmfSender:
     16-bit duration limit (8 s at 8 kHz) is ended there.
     """
 
-    __slots__ = ("clock_rate", "samples_per_packet", "volume", "min_duration", "_queue",
-                 "_code", "_start", "_duration", "_target", "_stopping", "_ends_left",
-                 "_gap_left", "_gap")
+    __slots__ = ("clock_rate", "samples_per_packet", "volume", "min_duration", "busy",
+                 "_queue", "_code", "_start", "_duration", "_target", "_stopping",
+                 "_ends_left", "_gap_left", "_gap")
 
     def __init__(self, samples_per_packet=160, clock_rate=8000, volume=DEFAULT_VOLUME,
                  min_duration_ms=40, gap_ms=60):
@@ -86,6 +86,9 @@ class DtmfSender:
         self._stopping = False
         self._ends_left = 0
         self._gap_left = 0
+        # False only when tick() has nothing to do (no digit, none queued, no
+        # gap running): then the caller may skip it, once per packet.
+        self.busy = False
 
     @property
     def active(self):
@@ -97,6 +100,7 @@ class DtmfSender:
         code = event_code(digit)
         target = None if duration_ms is None else duration_ms * self.clock_rate // 1000
         self._queue.append((code, target))
+        self.busy = True
 
     def send(self, digits, duration_ms=100):
         """Queue digits to be sent one after the other."""
@@ -122,6 +126,7 @@ class DtmfSender:
                 self._gap_left -= self.samples_per_packet
                 return None
             if not self._queue:
+                self.busy = False
                 return None
             self._code, self._target = self._queue.pop(0)
             self._start = timestamp

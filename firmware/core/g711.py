@@ -11,12 +11,14 @@ so a phone only pays memory for the law it negotiated. Decoding is one lookup
 per code in a 256-entry table. The single-sample functions are the reference
 the tables are checked against.
 
-Each interpreter gets the frame loop that is fastest on it, and both are
-tested against the reference: CPython decodes with two ``bytes.translate``
-passes (low and high byte) interleaved by step-slice assignment and encodes
-with a list comprehension; MicroPython, which has neither ``translate`` nor
-step slices and builds comprehensions slowly, stores into a preallocated
-array or bytearray in a plain loop (``decode_loop``/``encode_loop``).
+Each interpreter gets the frame functions that are fastest on it, all of
+them tested against the reference: MicroPython encodes with a comprehension
+over the samples and decodes by joining pre-built two-byte samples
+(``encode_comprehension``, ``decode_join``); CPython runs no Python step per
+sample: it encodes with one itemgetter of the whole frame and decodes with
+two ``bytes.translate`` passes (low and high byte) interleaved by step-slice
+assignment, neither of which MicroPython has (``encode_itemgetter``,
+``decode_translate``).
 """
 
 from array import array
@@ -170,6 +172,9 @@ def alaw_table():
     return _alaw_table
 
 
+# --- frame encoders and decoders ------------------------------------------
+
+
 def _raw(pcm):
     # array() reads bytes and bytearray as raw samples but iterates anything
     # else (a memoryview) item by item on CPython.
@@ -178,61 +183,32 @@ def _raw(pcm):
     return bytes(pcm)
 
 
-def encode_loop(pcm, table):
-    """PCM to codes through a 65536-entry ``table``: stores in a preallocated
-    bytearray (MicroPython's fastest form; a comprehension builds a list first)."""
-    samples = array("H", _raw(pcm))
-    out = bytearray(len(samples))
-    i = 0
-    for sample in samples:
-        out[i] = table[sample]
-        i += 1
-    return bytes(out)
-
-
 def encode_comprehension(pcm, table):
-    """The same as ``encode_loop``: CPython's fastest form."""
+    """PCM to codes through a 65536-entry ``table``, a comprehension over the
+    samples (portable; MicroPython's frame encoder)."""
     return bytes([table[s] for s in array("H", _raw(pcm))])
 
 
-def ulaw_encode(pcm):
-    """Little-endian int16 PCM (bytes-like, even length) to mu-law codes."""
-    return _encode(pcm, _ulaw_table or ulaw_table())
-
-
-def alaw_encode(pcm):
-    """Little-endian int16 PCM (bytes-like, even length) to A-law codes."""
-    return _encode(pcm, _alaw_table or alaw_table())
-
-
-# --- decoder tables -------------------------------------------------------
-
-
-def decode_table(to_linear):
-    """The 256 samples of a law as an array('h'): the table of ``decode_loop``."""
-    return array("h", [to_linear(code) for code in range(256)])
-
-
-def decode_loop(codes, table):
-    """Codes (bytes-like) to PCM bytes through a ``decode_table``, sample by sample."""
-    out = array("h", bytes(2 * len(codes)))
-    i = 0
-    for code in codes:
-        out[i] = table[code]
-        i += 1
-    return bytes(out)
-
-
-def byte_tables(table):
-    """(low bytes, high bytes) of a ``decode_table``: the tables of ``decode_translate``."""
-    return (bytes([v & 0xFF for v in table]), bytes([(v >> 8) & 0xFF for v in table]))
+def decode_join(codes, pairs):
+    """Codes to PCM by joining pre-built two-byte samples (``pairs[code]``):
+    portable; MicroPython's frame decoder."""
+    return b"".join([pairs[code] for code in codes])
 
 
 if not MICROPYTHON:
+    from operator import itemgetter
+
+    def encode_itemgetter(pcm, table):
+        """``encode_comprehension`` for CPython: one C-level lookup of all the samples
+        (an itemgetter of the frame applied to the table), no Python per sample."""
+        samples = array("H", _raw(pcm))
+        if len(samples) < 2:  # an itemgetter of one item gives the item, not a tuple
+            return bytes([table[s] for s in samples])
+        return bytes(itemgetter(*samples)(table))
 
     def decode_translate(codes, low, high):
-        """The same as ``decode_loop``, on CPython: one ``translate`` per byte of
-        the sample, interleaved into little-endian order (no per-sample Python)."""
+        """``decode_join`` for CPython: one ``translate`` per byte of the sample
+        (``low``/``high`` tables), interleaved into little-endian order."""
         if not isinstance(codes, (bytes, bytearray)):
             codes = bytes(codes)
         out = bytearray(2 * len(codes))
@@ -241,24 +217,48 @@ if not MICROPYTHON:
         return bytes(out)
 
 
-_ULAW_SAMPLES = decode_table(ulaw_to_linear)
-_ALAW_SAMPLES = decode_table(alaw_to_linear)
+def pairs_table(to_linear):
+    """The 256 samples of a law (``ulaw_to_linear``, ``alaw_to_linear``) as
+    two-byte strings: the table of ``decode_join``."""
+    return [bytes(array("h", (to_linear(code),))) for code in range(256)]
+
+
+def _byte_tables(to_linear):
+    samples = [to_linear(code) for code in range(256)]
+    return bytes([v & 0xFF for v in samples]), bytes([(v >> 8) & 0xFF for v in samples])
+
 
 if MICROPYTHON:
-    _encode = encode_loop
+    _ULAW_PAIRS = pairs_table(ulaw_to_linear)
+    _ALAW_PAIRS = pairs_table(alaw_to_linear)
+
+    def ulaw_encode(pcm):
+        """Little-endian int16 PCM (bytes-like, even length) to mu-law codes."""
+        return encode_comprehension(pcm, _ulaw_table or ulaw_table())
+
+    def alaw_encode(pcm):
+        """Little-endian int16 PCM (bytes-like, even length) to A-law codes."""
+        return encode_comprehension(pcm, _alaw_table or alaw_table())
 
     def ulaw_decode(codes):
         """mu-law codes (bytes-like) to little-endian int16 PCM bytes."""
-        return decode_loop(codes, _ULAW_SAMPLES)
+        return decode_join(codes, _ULAW_PAIRS)
 
     def alaw_decode(codes):
         """A-law codes (bytes-like) to little-endian int16 PCM bytes."""
-        return decode_loop(codes, _ALAW_SAMPLES)
+        return decode_join(codes, _ALAW_PAIRS)
 
 else:
-    _encode = encode_comprehension
-    _ULAW_LOW, _ULAW_HIGH = byte_tables(_ULAW_SAMPLES)
-    _ALAW_LOW, _ALAW_HIGH = byte_tables(_ALAW_SAMPLES)
+    _ULAW_LOW, _ULAW_HIGH = _byte_tables(ulaw_to_linear)
+    _ALAW_LOW, _ALAW_HIGH = _byte_tables(alaw_to_linear)
+
+    def ulaw_encode(pcm):
+        """Little-endian int16 PCM (bytes-like, even length) to mu-law codes."""
+        return encode_itemgetter(pcm, _ulaw_table or ulaw_table())
+
+    def alaw_encode(pcm):
+        """Little-endian int16 PCM (bytes-like, even length) to A-law codes."""
+        return encode_itemgetter(pcm, _alaw_table or alaw_table())
 
     def ulaw_decode(codes):
         """mu-law codes (bytes-like) to little-endian int16 PCM bytes."""

@@ -30,6 +30,13 @@ received by the time playout passes it. Packets that arrive after their
 playout time are late (not lost), repeats are duplicates; ``skip(packet)``
 tells the buffer about packets of the stream that carry no audio
 (telephone-event, comfort noise) so their numbers are not counted as lost.
+``put_fields``/``skip_fields`` take the packet's fields instead of a packet.
+
+Per packet and per tick the usual case is short: the next number of the same
+source, later in time, a packet neither the fastest nor the slowest of its
+half second, a tick whose frame is exactly the next packet. Each short path
+gives what the general one gives; the delay figures of finished blocks are
+worked out once per block, the millisecond counters when they are read.
 """
 
 from array import array
@@ -97,7 +104,7 @@ class JitterBuffer:
                  "_last_audio", "_last_output", "_conceal_pos", "_took_real",
                  "_took_concealed", "_blocks", "_blocks_base", "_blocks_top", "_blocks_second",
                  "_cur_min", "_cur_excess", "_block_count", "_base", "_peak", "_packets",
-                 "_target", "_above", "_below")
+                 "_target", "_high", "_low", "_catch_up_at", "_above", "_below")
 
     def __init__(self, decode, samples_per_frame=160, clock_rate=8000, min_delay=0.02,
                  max_delay=0.2, initial_delay=0.06, fade_frames=2, jump=1.0,
@@ -112,6 +119,7 @@ class JitterBuffer:
         self.jump = jump * clock_rate
         self.shrink_after = shrink_after
         self.grow_after = grow_after
+        self._catch_up_at = self.max_delay + _CATCH_UP_FRAMES * samples_per_frame
         self.stats = JitterStats(clock_rate)
         self._silence = bytes(2 * samples_per_frame)
         self._last_audio = self._silence
@@ -147,10 +155,16 @@ class JitterBuffer:
         self._base = None
         self._peak = 0.0
         self._packets = 0
-        self._target = max(self.initial_delay, self.min_delay)
+        self._set_target(max(self.initial_delay, self.min_delay))
         self._above = 0
         self._below = 0
-        self.stats.target = self._target
+
+    def _set_target(self, target):
+        self._target = target
+        self.stats.target = target
+        # the delays that count as a frame above and half a frame below it
+        self._high = target + self.frame
+        self._low = target - self.frame / 2
 
     def reset(self):
         """Forget the stream (a new call leg); counters are kept."""
@@ -227,10 +241,34 @@ class JitterBuffer:
     def put_fields(self, sequence, timestamp, ssrc, payload, now):
         """``put`` with the packet's fields as arguments (no packet object needed)."""
         self.stats.received += 1
-        noted = self._note_sequence(sequence, timestamp, ssrc, now, True)
-        if noted is None:
-            return
-        ts, seq, rel = noted
+        ts = None
+        seq_raw = self._seq_raw
+        if ssrc == self._ssrc and seq_raw is not None and sequence == (seq_raw + 1) & 0xFFFF:
+            # The usual packet: the next number of the same source, later in
+            # time. It is new (higher than any number seen since the restart),
+            # so the checks for duplicates and recovered losses cannot apply.
+            ts_delta = (timestamp - self._ts_raw) & 0xFFFFFFFF
+            if ts_delta < 0x80000000:
+                ts = self._ts_ext + ts_delta
+                rel = now * self.rate - ts
+                base = self._base
+                if base is not None and abs(rel - base) > self.jump:
+                    ts = None  # a timestamp jump: the general path restarts
+                else:
+                    seq = self._seq_ext + 1
+                    if ts_delta:
+                        self._ts_raw = timestamp
+                        self._ts_ext = ts
+                    self._seq_raw = sequence
+                    self._seq_ext = seq
+                    slot = seq % _SEEN_SLOTS
+                    self._seen[slot] = seq
+                    self._no_audio[slot] = 0
+        if ts is None:
+            noted = self._note_sequence(sequence, timestamp, ssrc, now, True)
+            if noted is None:
+                return
+            ts, seq, rel = noted
         self._measure(rel)
         pcm = self.decode(payload)
         samples = len(pcm) // 2
@@ -267,16 +305,24 @@ class JitterBuffer:
     def _measure(self, rel):
         """Update the fastest relative delay, the peak excess and the target."""
         cur_min = self._cur_min
+        if cur_min is not None and rel >= cur_min and rel - self._base <= self._cur_excess \
+                and self._packets >= _WARMUP_PACKETS:
+            # The usual packet: neither the fastest nor the most delayed of its
+            # block, after the warm-up. Base, peak and target stay as they are.
+            self._packets += 1
+            self._block_count += 1
+            if self._block_count >= _BLOCK_PACKETS:
+                self._finish_block()
+            return
         if cur_min is None or rel < cur_min:
             cur_min = self._cur_min = rel
         base = self._blocks_base
         if base is None or cur_min < base:
             base = cur_min
         self._base = base
-        excess = rel - base
         current = self._cur_excess
-        if excess > current:
-            current = self._cur_excess = excess
+        if rel - base > current:
+            current = self._cur_excess = rel - base
         # The peak over recent blocks, except the single worst one: one
         # stray packet should cost a late frame, not seconds of extra delay.
         # (The two highest of the current block's excess and the finished
@@ -290,20 +336,21 @@ class JitterBuffer:
             peak, second = top, self._blocks_second
         if len(self._blocks) >= _ROBUST_BLOCKS:
             peak = second
-        self._peak = peak
+        packets = self._packets = self._packets + 1
         self._block_count += 1
-        self._packets += 1
         if self._block_count >= _BLOCK_PACKETS:
             self._finish_block()
+        if peak == self._peak and packets > _WARMUP_PACKETS:
+            return  # the same peak after the warm-up: the same target
+        self._peak = peak
         target = peak + self.frame
-        if self._packets < _WARMUP_PACKETS and target < self.initial_delay:
+        if packets < _WARMUP_PACKETS and target < self.initial_delay:
             target = self.initial_delay
         if target < self.min_delay:
             target = self.min_delay
         if target > self.max_delay:
             target = self.max_delay
-        self._target = target
-        self.stats.target = target
+        self._set_target(target)
 
     def _finish_block(self):
         blocks = self._blocks
@@ -339,19 +386,18 @@ class JitterBuffer:
         delay = now * self.rate - self._base - play
         stats = self.stats
         stats.delay = delay
-        target = self._target
-        frame = self.frame
         if not self._started:
-            if delay < target - frame / 2:
+            if delay < self._low:
                 return self._silence
             self._started = True
-        if delay > self.max_delay + _CATCH_UP_FRAMES * frame:
-            delay = self._catch_up(delay, target)
-        if delay > target + frame:
+        if delay > self._catch_up_at:
+            delay = self._catch_up(delay, self._target)
+            play = self._play
+        if delay > self._high:
             self._above += 1
         else:
             self._above = 0
-        if delay < target - frame / 2:
+        if delay < self._low:
             self._below += 1
         else:
             self._below = 0
@@ -359,14 +405,35 @@ class JitterBuffer:
             self._below = 0
             stats.inserted += 1
             return self._last_output
-        out = self._take()
+        entries = self._entries
+        frame = self.frame
+        if entries and entries[0][0] == play and entries[0][3] == frame:
+            # The usual tick: the next packet is exactly this frame.
+            first = entries.pop(0)
+            self._play = play + frame
+            seq = first[2]
+            last = self._last_seq
+            if last is not None and seq == last + 1:
+                self._last_seq = seq  # nothing skipped: what _account comes to
+            else:
+                self._account(seq)
+            self._conceal_pos = 0
+            out = self._last_audio = first[1]
+            real = True
+            concealed = False
+        else:
+            out = self._take()
+            real = self._took_real
+            concealed = self._took_concealed
         if self._above and (self._above >= self.shrink_after or _quiet(out)):
             self._above = 0
             stats.dropped += 1
             out = self._take()
-        if self._took_real:
+            real = self._took_real
+            concealed = self._took_concealed
+        if real:
             stats.played += 1
-        if self._took_concealed:
+        if concealed:
             stats.concealed += 1
         self._last_output = out
         return out
@@ -411,14 +478,8 @@ class JitterBuffer:
         if entries:
             first = entries[0]
             if first[0] == start and first[3] == self.frame:
-                # The usual tick: the next packet is exactly this frame.
                 entries.pop(0)
-                seq = first[2]
-                last = self._last_seq
-                if last is not None and seq == last + 1:
-                    self._last_seq = seq  # nothing skipped: what _account comes to
-                else:
-                    self._account(seq)
+                self._account(first[2])
                 self._took_real = True
                 self._took_concealed = False
                 self._conceal_pos = 0

@@ -8,7 +8,10 @@ never with ``<``. ``ReceptionStats`` follows RFC 3550 appendix A to the
 letter: A.1 for source validation and sequence extension, A.3 for the loss
 figures of a report block, A.8 for interarrival jitter (in timestamp units,
 kept times 16 in an integer as in the RFC's reference code). Times are
-seconds as floats, passed in; NTP timestamps are 64-bit integers.
+seconds as floats, passed in; NTP timestamps are 64-bit integers. The usual
+packet (a plain 12-byte header; the next number of a valid source) takes a
+short path through ``decode_rtp`` and ``ReceptionStats.update`` with the
+same result as the general one.
 """
 
 import struct
@@ -137,22 +140,6 @@ def decode_rtp(data):
         end = size - pad
     return RtpPacket(second & 0x7F, sequence, timestamp, ssrc, bytes(data[offset:end]),
                      bool(second & 0x80), csrcs)
-
-
-def rtp_fields(data):
-    """(payload type, sequence, timestamp, SSRC, payload) of an RTP packet.
-
-    The per-packet form of ``decode_rtp``, with the same checks and errors:
-    the usual packet (version 2, no padding, extension or CSRCs) takes one
-    ``unpack_from`` and a slice, no object; anything else goes through
-    ``decode_rtp``. The payload is ``data`` after the header, a slice of the
-    same type (a memoryview stays a view) for the usual packet.
-    """
-    if len(data) >= RTP_HEADER_SIZE and data[0] == PLAIN_FIRST_OCTET:
-        sequence, timestamp, ssrc = _unpack_from("!HII", data, 2)
-        return data[1] & 0x7F, sequence, timestamp, ssrc, data[RTP_HEADER_SIZE:]
-    packet = decode_rtp(data)
-    return packet.payload_type, packet.sequence, packet.timestamp, packet.ssrc, packet.payload
 
 
 # --- RTCP -----------------------------------------------------------------

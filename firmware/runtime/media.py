@@ -2,8 +2,8 @@
 
 Rule: the sound card is the clock. While anything needs audio (a tone, a
 connected call) the device is open, and the media path wakes when the card's
-next period is due (on CPython a bare timer callback, on MicroPython a task
-that sleeps), reads every captured period, and per period: converts it to
+next period is due (on CPython a thread that sleeps, on MicroPython an asyncio
+task that sleeps), reads every captured period, and per period: converts it to
 8 kHz (``Resampler`` when the card runs faster), hands it to each call's
 ``MediaStream`` (encoded and sent, or counted as not sent while the call is
 on hold), takes one frame from each call's jitter buffer, mixes in the tone
@@ -18,6 +18,14 @@ asks it which have datagrams and drains those before the playout frame is
 taken, so a packet counts as arrived at the tick that can first play it. A
 quiet socket costs nothing: no read that fails with EAGAIN (an exception per
 socket per tick), one poll for all of them.
+
+On CPython the clock is a thread because waking it costs a fraction of what a
+timer callback on the event loop costs (a pass of the loop's Python code every
+20 ms, more than the audio work itself). Everything the phone calls takes the
+Media lock, and so does each tick, so the clock thread and the phone's loop
+never run Media code at the same time; what a tick reports (a DTMF digit, a
+device failure) is handed to the loop with ``call_soon_threadsafe`` and reaches
+``on_event`` there, never on the clock thread.
 
 Calls follow the call-control events the ``Phone`` hands to ``call_event``:
 CONNECTED binds the RTP/RTCP pair (the listen address, ``Call.local_rtp_port``
@@ -40,7 +48,13 @@ digit=5`` for each RFC 4733 digit received.
 import asyncio
 import select
 import socket
+import time
 from array import array
+
+try:
+    import threading
+except ImportError:  # MicroPython: the clock is an asyncio task
+    threading = None
 
 from firmware import compat
 from firmware.core import tones
@@ -77,15 +91,15 @@ class RtpSocket(net.UdpEndpoint):
         self.poll_key = self.sock if compat.MICROPYTHON else self.sock.fileno()
 
     def send(self, data, address):
-        if address == self._last:
-            target = self._last_target
-        else:
+        try:
+            if address == self._last:
+                self.sock.sendto(data, self._last_target)
+                return True
             target = None
             for known, sockaddr in self._targets:
                 if known == address:
                     target = sockaddr
                     break
-        try:
             if target is None:
                 target = socket.getaddrinfo(address[0], address[1])[0][-1]
                 self._targets.append((address, target))
@@ -143,6 +157,56 @@ def mix(a, b):
     return bytes(out)
 
 
+class _NoLock:
+    """The lock where there is no clock thread (MicroPython): one loop, no races."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, trace):
+        return False
+
+
+class _ClockThread:
+    """The card's clock on CPython: sleeps until the next period is due, then
+    ticks under the Media lock. ``cancel`` (under that lock) ends it."""
+
+    def __init__(self, media):
+        self.media = media
+        self.cancelled = False
+        self.thread = threading.Thread(target=self._run, name="media-clock", daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def cancel(self):
+        self.cancelled = True
+
+    def _run(self):
+        self.media._clock_thread = threading.get_ident()
+        media = self.media
+        clock = media.clock
+        lock = media._lock
+        loop = media._loop
+        sleep = time.sleep
+        with lock:
+            due = media._due
+        now = clock()
+        while True:
+            # Slept from the tick's start, the wake-up comes as late as the
+            # tick took, which only makes the period surer to be there; and
+            # the clock is read once a period (a system call on some boards).
+            if due > now:
+                sleep(due - now)
+            with lock:
+                if self.cancelled or loop.is_closed():
+                    return  # closed, or nobody left to hear it: the loop has ended
+                now = clock()
+                if not media._guarded_tick(now):
+                    return
+                due = media._due
+
+
 class Media:
     """The phone's audio: one device, the RTP of every connected call, tones.
 
@@ -151,8 +215,9 @@ class Media:
     run at ``rate`` with ``period_ms`` periods. ``region`` picks the tone plan;
     with ``ringback`` False the application plays every tone itself
     (``play_tone``/``stop_tone``, as the handset's PlayTone/StopTone ask).
-    With ``own_task`` False no task is started: whoever owns the loop calls
-    ``on_timer(now)`` at ``next_deadline()`` (a virtual clock in tests).
+    With ``own_task`` False no clock (thread or task) is started: whoever owns
+    the loop calls ``on_timer(now)`` at ``next_deadline()`` (a virtual clock in
+    tests).
     """
 
     def __init__(self, phone, device, rate=VOICE_RATE, period_ms=20, region=tones.EUROPE,
@@ -184,8 +249,10 @@ class Media:
             self._from_card = Resampler(rate, VOICE_RATE, period_ms)
         self._silence = bytes(2 * self.voice_frames)
         self._open = False
-        self._task = None         # the task or timer handle that runs the clock
+        self._task = None         # the thread or task that runs the clock
         self._loop = None
+        self._lock = threading.RLock() if threading is not None else _NoLock()
+        self._clock_thread = None  # the clock thread's ident: its events go through the loop
         self._poller = select.poll()  # every call's RTP and RTCP socket
         self._readers = {}        # poll key -> (CallAudio, RtpSocket, is RTCP)
         self._due = 0.0
@@ -195,60 +262,65 @@ class Media:
 
     def call_event(self, event, now):
         """Follow one call-control event (the Phone hands over every one)."""
-        name = event.name
-        number = event.call
-        if number is None:
-            return
-        if name == "ALERTING":
-            if self.ringback and self.tone is None and self._find(number) is None:
-                self.tone = tones.ToneGenerator(tones.tone(self.region, tones.RINGBACK))
-                self._ringback_call = number
-                self._need_device(now)
-        elif name in WITH_MEDIA:
-            self._end_ringback(number)
-            audio = self._find(number)
-            if audio is None and name == "CONNECTED":
-                self._start_call(number, now)
-            elif audio is not None:
-                self._apply(audio, now)
-        elif name in ENDING:
-            self._end_ringback(number)
-            self._stop_call(number, now)
-            self._release_device()
+        with self._lock:
+            name = event.name
+            number = event.call
+            if number is None:
+                return
+            if name == "ALERTING":
+                if self.ringback and self.tone is None and self._find(number) is None:
+                    self.tone = tones.ToneGenerator(tones.tone(self.region, tones.RINGBACK))
+                    self._ringback_call = number
+                    self._need_device(now)
+            elif name in WITH_MEDIA:
+                self._end_ringback(number)
+                audio = self._find(number)
+                if audio is None and name == "CONNECTED":
+                    self._start_call(number, now)
+                elif audio is not None:
+                    self._apply(audio, now)
+            elif name in ENDING:
+                self._end_ringback(number)
+                self._stop_call(number, now)
+                self._release_device()
 
     def play_tone(self, tone, now=None):
         """Play a ``tones.Tone`` (or a tone name of the region) until stop_tone()."""
-        if isinstance(tone, str):
-            tone = tones.tone(self.region, tone)
-        self.tone = tones.ToneGenerator(tone)
-        self._ringback_call = None
-        self._need_device(self.clock() if now is None else now)
+        with self._lock:
+            if isinstance(tone, str):
+                tone = tones.tone(self.region, tone)
+            self.tone = tones.ToneGenerator(tone)
+            self._ringback_call = None
+            self._need_device(self.clock() if now is None else now)
 
     def stop_tone(self, now=None):
-        self.tone = None
-        self._ringback_call = None
-        self._release_device()
+        with self._lock:
+            self.tone = None
+            self._ringback_call = None
+            self._release_device()
 
     def send_dtmf(self, number, digits, duration_ms=100):
         """Send ``digits`` on call ``number`` as RFC 4733 events, one after the
         other; False when the call has no stream sending or no telephone-event."""
-        audio = self._find(number)
-        if audio is None or audio.stream is None or not audio.sending \
-                or audio.stream.dtmf_payload_type is None:
-            return False
-        audio.stream.send_dtmf(digits, duration_ms)
-        return True
+        with self._lock:
+            audio = self._find(number)
+            if audio is None or audio.stream is None or not audio.sending \
+                    or audio.stream.dtmf_payload_type is None:
+                return False
+            audio.stream.send_dtmf(digits, duration_ms)
+            return True
 
     def stats(self, number):
         """The stream figures of call ``number`` (MediaStream.stats()), or None."""
-        audio = self._find(number)
-        if audio is None or audio.stream is None:
-            return None
-        out = audio.stream.stats()
-        out["underruns"] = self.device.underruns
-        out["overruns"] = self.device.overruns
-        out["ticks"] = self.ticks
-        return out
+        with self._lock:
+            audio = self._find(number)
+            if audio is None or audio.stream is None:
+                return None
+            out = audio.stream.stats()
+            out["underruns"] = self.device.underruns
+            out["overruns"] = self.device.overruns
+            out["ticks"] = self.ticks
+            return out
 
     def next_deadline(self):
         """When the card's next period is due (None while the device is closed)."""
@@ -256,17 +328,19 @@ class Media:
 
     def on_timer(self, now):
         """Do what is due at ``now``: read, send, receive, play."""
-        if self._open and now >= self._due:
-            self._tick(now)
+        with self._lock:
+            if self._open and now >= self._due:
+                self._tick(now)
 
     def close(self):
         """Stop every call's media and close the device (the phone is stopping)."""
-        now = self.clock()
-        for audio in list(self.calls):
-            self._stop_call(audio.number, now)
-        self.tone = None
-        self._ringback_call = None
-        self._close_device()
+        with self._lock:
+            now = self.clock()
+            for audio in list(self.calls):
+                self._stop_call(audio.number, now)
+            self.tone = None
+            self._ringback_call = None
+            self._close_device()
 
     # -- calls -------------------------------------------------------------------------------
 
@@ -406,22 +480,13 @@ class Media:
                 self._event("AUDIO_ERROR", "cause=%s" % _quote("close: %s" % error))
 
     def _start_clock(self):
-        loop = asyncio.get_event_loop()
-        if hasattr(loop, "call_later"):
-            # CPython: a bare timer callback per period costs far less than
-            # waking a task (no future, one pass of the loop instead of two)
-            self._loop = loop
-            self._task = loop.call_later(self.period_s, self._wake)
+        self._loop = asyncio.get_event_loop()
+        if threading is not None:
+            clock = _ClockThread(self)
+            self._task = clock
+            clock.start()
         else:
-            # MicroPython's asyncio has no timer callbacks: a task that sleeps
             self._task = asyncio.create_task(self._run())
-
-    def _wake(self):
-        self._task = None
-        if not self._open:
-            return
-        if self._guarded_tick():
-            self._task = self._loop.call_later(max(0.0, self._due - self.clock()), self._wake)
 
     async def _run(self):
         try:
@@ -431,16 +496,16 @@ class Media:
                     await asyncio.sleep(delay)
                 else:
                     await asyncio.sleep(0)  # catching up: still let the phone's loop run
-                if self._open and not self._guarded_tick():
+                if self._open and not self._guarded_tick(self.clock()):
                     return
         except asyncio.CancelledError:
             return
 
-    def _guarded_tick(self):
+    def _guarded_tick(self, now):
         """One tick; a failure is reported and closes the device (the phone
         goes on without audio). False when the clock should stop."""
         try:
-            self._tick(self.clock())
+            self._tick(now)
             return self._open
         except Exception as error:  # noqa: BLE001 - any failure of the card or a stream
             self._open = False
@@ -456,14 +521,15 @@ class Media:
         """Everything one wake-up of the media task does."""
         if self._readers:
             self._receive(now)
+        device = self.device
         count = 0
-        read_frame = self.device.read_frame
-        while count < MAX_CATCH_UP:
-            pcm = read_frame()
-            if pcm is None:
-                break
+        pcm = device.read_frame()
+        while pcm is not None:
             count += 1
             self._period(pcm, now)
+            if count == MAX_CATCH_UP:
+                break
+            pcm = device.read_frame()
         for audio in self.calls:
             if audio.stream is not None:
                 self._service(audio.stream, audio, now)
@@ -537,7 +603,9 @@ class Media:
                 self._event("DTMF", "call=%d digit=%s" % (audio.number, event.digit),
                             audio.number)
             event = stream.next_event()
-        self._flush(audio)
+        for channel, data, address in stream.datagrams_to_send():
+            if address is not None:
+                (audio.rtp if channel == CHANNEL_RTP else audio.rtcp).send(data, address)
 
     def _flush(self, audio):
         for channel, data, address in audio.stream.datagrams_to_send():
@@ -546,7 +614,14 @@ class Media:
             (audio.rtp if channel == CHANNEL_RTP else audio.rtcp).send(data, address)
 
     def _event(self, name, details, call=None):
-        self.phone.on_event(PhoneEvent(self.clock(), name, details, call))
+        event = PhoneEvent(self.clock(), name, details, call)
+        if threading is None or threading.get_ident() != self._clock_thread:
+            self.phone.on_event(event)
+            return
+        try:
+            self._loop.call_soon_threadsafe(self.phone.on_event, event)
+        except RuntimeError:
+            pass  # the loop has closed: nobody is listening any more
 
 
 def attach(phone, board, device, **options):

@@ -210,3 +210,41 @@ def test_every_digit_round_trips():
     packets = _run(sender, 16 * 10)
     digits = _deliver(DtmfReceiver(), packets)
     assert "".join(d.digit for d in digits) == DIGITS
+
+
+def _scripted(sender, skip_when_idle):
+    """Digits started at set ticks (one inside the gap after a digit, one after
+    it, a held key); ticks skipped while ``busy`` is False when asked to."""
+    script = {0: ("send", "1"), 6: ("send", "2"), 30: ("start", "3"), 36: ("stop", None),
+              50: ("send", "45"), 58: ("send", "6")}
+    out = []
+    for k in range(90):
+        action = script.get(k)
+        if action is not None:
+            if action[0] == "send":
+                sender.send(action[1], duration_ms=60)
+            elif action[0] == "start":
+                sender.start(action[1])
+            else:
+                sender.stop()
+        if skip_when_idle and not sender.busy:
+            continue
+        packet = sender.tick(1000 + 160 * k)
+        if packet is not None:
+            out.append((k, packet.payload, packet.marker, packet.timestamp))
+    return out
+
+
+def test_ticks_left_out_while_not_busy_change_nothing():
+    # A media stream ticks the sender only while it is busy; that must give
+    # the very packets that ticking it on every packet gives, gaps included.
+    every = _scripted(DtmfSender(gap_ms=60), False)
+    busy_only = _scripted(DtmfSender(gap_ms=60), True)
+    assert every == busy_only
+    assert len([p for p in every if p[2]]) == 6  # six digits, one marker each
+    sender = DtmfSender()
+    assert not sender.busy
+    sender.send("1", duration_ms=40)
+    assert sender.busy
+    _run(sender, 30)
+    assert not sender.busy and not sender.active

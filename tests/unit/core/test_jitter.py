@@ -385,3 +385,179 @@ def test_reset_forgets_the_stream_but_keeps_the_counts():
     buffer.reset()
     assert buffer.get(100.0) == bytes(320)
     assert buffer.stats.received == received
+
+
+# --- the per-packet and per-tick fast paths ---------------------------------------------
+
+
+def _played(buffer, arrivals, ticks, use_fields):
+    """Frames and counters at every tick, delivering with put()/skip() or the
+    *_fields forms; arrivals are (time, sequence, timestamp, ssrc, value or None)."""
+    arrivals = sorted(arrivals, key=lambda item: item[0])
+    out = []
+    i = 0
+    for tick in range(ticks):
+        now = tick * FRAME + 0.003
+        while i < len(arrivals) and arrivals[i][0] <= now:
+            arrival, seq, ts, ssrc, value = arrivals[i]
+            if value is None:
+                if use_fields:
+                    buffer.skip_fields(seq, ts, ssrc, arrival)
+                else:
+                    buffer.skip(RtpPacket(101, seq, ts, ssrc, b""), arrival)
+            elif use_fields:
+                buffer.put_fields(seq, ts, ssrc, _pcm(value), arrival)
+            else:
+                buffer.put(RtpPacket(0, seq, ts, ssrc, _pcm(value)), arrival)
+            i += 1
+        out.append(buffer.get(now))
+        out.append(sorted(buffer.stats.as_dict().items()))
+    return out
+
+
+def _awkward_stream():
+    """In-order packets mixed with everything that must leave the shortcut:
+    wrap of both counters, a next number with the same or an older timestamp,
+    reordering, a duplicate, a skipped (DTMF) packet, a timestamp jump and a
+    new SSRC."""
+    out = []
+    seq, ts, ssrc, t = 65530, 0xFFFFFFFF - 160 * 3, 7, 0.0
+    for k in range(160):
+        t += FRAME
+        if k == 20:
+            out.append((t + 0.001, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc, 3000))  # same ts
+            seq += 1
+        if k == 30:
+            out.append((t + 0.001, seq & 0xFFFF, (ts - 320) & 0xFFFFFFFF, ssrc, 3001))  # older
+            seq += 1
+        if k == 40:
+            t -= 0.03  # this one overtakes the two before it
+        if 60 <= k < 64:
+            out.append((t, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc, None))  # a digit
+        elif k == 80:
+            ts += 8000 * 5  # the source's clock jumps
+            out.append((t, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc, 1000 + k))
+        elif k == 120:
+            ssrc, seq, ts = 8, 200, 123456
+            out.append((t, seq, ts, ssrc, 1000 + k))
+        else:
+            out.append((t, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc, 1000 + k))
+        if k == 50:
+            out.append((t + 0.002, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc, 1000 + k))  # duplicate
+        seq += 1
+        ts += 160
+    return out
+
+
+def test_field_form_plays_exactly_what_the_packet_form_plays():
+    arrivals = _awkward_stream()
+    by_packet = _played(JitterBuffer(_identity), arrivals, 220, False)
+    by_fields = _played(JitterBuffer(_identity), arrivals, 220, True)
+    assert by_packet == by_fields
+
+
+def test_awkward_stream_is_counted_right():
+    buffer = JitterBuffer(_identity)
+    _played(buffer, _awkward_stream(), 220, True)
+    stats = buffer.stats
+    assert stats.resyncs == 2  # the jump and the new SSRC
+    # the repeated packet, and the two whose timestamps were already buffered
+    assert stats.duplicates == 3
+    assert stats.lost == 0 and stats.late == 0
+    assert stats.received == 163 - 4  # every audio packet handed in, the digit's not
+
+
+def test_next_number_with_an_old_timestamp_is_late_not_played():
+    buffer = JitterBuffer(_identity, initial_delay=0.02)
+    arrivals = [(k * FRAME, 100 + k, 160 * k, 5, 1000 + k) for k in range(60)]
+    # number 160, right after the last, but its audio belongs long before
+    arrivals.append((59 * FRAME + 0.001, 160, 160 * 10, 5, 4242))
+    frames = _played(buffer, arrivals, 80, True)
+    values = [array("h", f)[0] for f in frames[0::2]]
+    assert 4242 not in values
+    assert buffer.stats.late == 1 and buffer.stats.resyncs == 0
+
+
+def test_counters_in_milliseconds_are_made_when_read():
+    buffer = JitterBuffer(_identity, initial_delay=0.06)
+    stats = buffer.stats
+    assert stats.target_ms == 60.0 and stats.delay_ms == 0.0
+    _run(buffer, _stream(100))
+    as_dict = stats.as_dict()
+    assert sorted(as_dict) == sorted(["received", "played", "lost", "late", "duplicates",
+                                      "concealed", "dropped", "inserted", "resyncs",
+                                      "overflows", "delay_ms", "target_ms"])
+    assert as_dict["target_ms"] == stats.target_ms == 20.0
+    assert as_dict["delay_ms"] == round(stats.delay * 1000.0 / 8000, 2)
+
+
+def test_a_stalled_run_comes_in_order_late_not_lost():
+    # The network holds packets 150..164 and lets them go together with 165,
+    # in order: each is the next number when it comes; the first ones are
+    # past their playout time (late), none of them is lost.
+    late = dict((k, (165 - k) * FRAME + k * 1e-6) for k in range(150, 165))
+    buffer = JitterBuffer(_identity, initial_delay=0.02, max_delay=0.06)
+    ids = _ids(_run(buffer, _stream(300, late=late), last_id=299))
+    stats = buffer.stats
+    assert stats.late >= 5 and stats.lost == 0
+    assert 149 in ids and 165 in ids and _increasing(ids)
+
+
+def test_a_repeat_under_a_new_number_is_still_audio():
+    # Numbers 1100..1103 carry a digit. 256 numbers later, in the same slots
+    # of the buffer's memory of numbers, 1356 repeats the audio of 1355 (a
+    # duplicate by timestamp) and 1357 carries no audio. The two frames
+    # missing before 1358 were not all sent as "no audio": they are
+    # concealed, not played as a pause of the sender.
+    arrivals = _stream(400, skip=list(range(100, 104)) + [357])
+    repeat = arrivals[355]
+    arrivals[356] = (arrivals[356][0], _Lazy(1356, repeat[1].timestamp, 0x1234, 4242, 160),
+                     True)
+    buffer = JitterBuffer(_identity, initial_delay=0.02)
+    _run(buffer, arrivals, last_id=399)
+    stats = buffer.stats
+    assert stats.duplicates == 1 and stats.lost == 0
+    assert stats.concealed == 2
+
+
+def test_fade_starts_at_full_level_after_a_long_clean_run():
+    buffer = JitterBuffer(_identity, initial_delay=0.02)
+    arrivals = sorted(_stream(400, drop=(120, 330)), key=lambda item: item[0])
+    frames = []
+    i = 0
+    tick = 0
+    while not frames or frames[-1][0] != 1399:
+        now = tick * FRAME + 0.003
+        while i < len(arrivals) and arrivals[i][0] <= now:
+            _deliver(buffer, arrivals[i])
+            i += 1
+        frames.append(array("h", buffer.get(now)))
+        tick += 1
+    starts = [f[0] for f in frames]
+    for lost in (120, 330):
+        before = starts.index(1000 + lost - 1)
+        concealed = frames[before + 1]
+        assert concealed[0] == 1000 + lost - 1, (lost, concealed[0])  # the repeat, full level
+        assert 0 < concealed[159] < concealed[0]
+        assert frames[before + 2][0] == 1000 + lost + 1
+    assert buffer.stats.concealed == 2 and buffer.stats.lost == 2
+
+
+def test_exact_target_from_two_delayed_packets():
+    # Two packets in different half-second blocks come 10 ms late; with four
+    # or more blocks the single worst block is ignored, so the target is the
+    # other one's excess plus a frame: 30 ms.
+    buffer = JitterBuffer(_identity, initial_delay=0.02)
+    _run(buffer, _stream(200, late={60: 0.010, 90: 0.010}), last_id=199)
+    assert buffer.stats.target_ms == 30.0
+
+
+def test_target_comes_down_once_the_jitter_is_over():
+    # 3 s of heavy jitter, then a steady stream: the peak is kept over the last
+    # sixteen half-second blocks, so 8 s later the target is back at a frame.
+    jittery = _stream(150, jitter=0.06)
+    steady = _stream(600, seq0=1150, ts0=5000 + 160 * 150, start=3.0)
+    buffer = JitterBuffer(_identity)
+    _run(buffer, jittery + steady)
+    assert buffer.stats.target_ms == 20.0
+    assert buffer.stats.resyncs == 0

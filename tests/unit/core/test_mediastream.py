@@ -345,3 +345,59 @@ def test_a_new_remote_source_takes_over_after_probation():
     stream.receive(encode_rtp(0, 9001, 165, 2, bytes(160)), PEER, 0.52)
     assert stream.reception.ssrc == 2
     assert stream.stats()["remote_ssrc"] == 2
+
+
+def _with_extras(data, kind):
+    """The same RTP packet with CSRCs, a header extension or padding added."""
+    first, second = data[0], data[1]
+    header, payload = data[2:12], data[12:]
+    if kind == "csrc":
+        return bytes([first | 2, second]) + header + struct.pack("!II", 5, 6) + payload
+    if kind == "extension":
+        return bytes([first | 0x10, second]) + header + struct.pack("!HHI", 0xBEDE, 1, 0) \
+            + payload
+    return bytes([first | 0x20, second]) + header + payload + b"\x00\x00\x03"
+
+
+def test_packets_in_every_header_form_play_the_same():
+    # Most packets take the one-unpack path; those with CSRCs, an extension
+    # or padding the general parser. Mixed in one stream, every frame must
+    # still come out bit-exact, and every datagram type must be accepted.
+    tone_gen = ToneGenerator(tone("uk", "dial"))
+    sent = [tone_gen.read(160) for _ in range(120)]
+    a = _stream(ssrc=3)
+    b = MediaStream("PCMU", 0, PHONE, _Random(), dtmf_payload_type=101)
+    forms = ("plain", "csrc", "extension", "padding", "plain", "plain")
+    played = []
+    for tick in range(120):
+        now = tick * 0.02
+        a.send_audio(sent[tick], now)
+        for ch, data, _ in a.datagrams_to_send():
+            if ch != CHANNEL_RTP:
+                continue
+            form = forms[tick % len(forms)]
+            if form != "plain":
+                data = _with_extras(data, form)
+            b.receive((bytes, bytearray, memoryview)[tick % 3](data), PEER, now + 0.01)
+        played.append(b.get_frame(now + 0.015))
+    expected = [g711.ulaw_decode(g711.ulaw_encode(pcm)) for pcm in sent]
+    start = played.index(expected[1])
+    assert played[start:start + 100] == expected[1:101]
+    stats = b.stats()
+    assert stats["malformed"] == 0 and stats["unknown_payload"] == 0
+    assert stats["packets_received"] == 119 and stats["packets_lost"] == 0
+
+
+def test_rtcp_starting_like_a_plain_rtp_header_is_taken_as_rtcp():
+    # An SR without report blocks starts 0x80 like most RTP packets; on the
+    # RTP socket only its second octet (200) says it is RTCP (RFC 5761).
+    stream = _stream()
+    for k in range(3):
+        stream.receive(encode_rtp(0, 50 + k, 160 * k, 77, bytes(160)), PEER, k * 0.02)
+    sr = encode_sender_report(SenderReport(77, ntp_timestamp(3900000123.5), 320, 3, 480))
+    assert sr[0] == 0x80 and sr[1] == 200
+    stream.receive(sr, PEER, 0.1)
+    assert stream.reception.last_sr == ntp_middle(ntp_timestamp(3900000123.5))
+    assert stream.malformed == 0 and stream.unknown_payload == 0
+    stream.receive(b"\x80\xc9\x00", PEER, 0.12)  # an RR cut short: malformed RTCP
+    assert stream.malformed == 1 and stream.unknown_payload == 0

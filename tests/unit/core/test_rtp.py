@@ -313,3 +313,70 @@ def test_lsr_and_dlsr_from_the_last_sender_report():
     block = stats.report_block(10.5)
     assert block.lsr == ntp_middle(ntp)
     assert block.dlsr == 32768  # 0.5 s in 1/65536 s
+
+
+# --- the per-packet fast paths -------------------------------------------------------
+
+
+def test_plain_header_decodes_like_the_general_parser():
+    # V=2 without padding, extension or CSRCs is read in one step; the result
+    # must be what the general path gives for the same fields.
+    for pt, marker in ((0, False), (8, True), (127, True), (101, False)):
+        for payload in (b"", b"\x00", bytes(range(160))):
+            data = encode_rtp(pt, 65535, 0xFFFFFFFF, 0xFFFFFFFF, payload, marker)
+            assert data[0] == 0x80
+            for kind in (bytes, bytearray, memoryview):
+                packet = decode_rtp(kind(data))
+                assert (packet.payload_type, packet.sequence, packet.timestamp, packet.ssrc,
+                        packet.marker, packet.csrcs) == (pt, 65535, 0xFFFFFFFF, 0xFFFFFFFF,
+                                                         marker, ())
+                assert packet.payload == payload and type(packet.payload) is bytes
+    # The same fields behind a (zero-length) extension: the general path.
+    header = struct.pack("!BBHII", 0x90, 0x88, 7, 8, 9) + struct.pack("!HH", 0xBEDE, 0)
+    packet = decode_rtp(header + b"abc")
+    assert (packet.payload_type, packet.marker, packet.payload) == (8, True, b"abc")
+    assert _raises(decode_rtp, b"\x80" * 11)
+
+
+def _a8_reference(packets):
+    """(received, jitter times 16) by RFC 3550 A.1/A.8 for packets that all count."""
+    jitter = 0
+    last = None
+    for _, timestamp, arrival in packets:
+        transit = int(arrival * 8000) - timestamp
+        if last is not None:
+            d = ((transit - last + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+            jitter += abs(d) - ((jitter + 8) >> 4)
+        last = transit
+    return len(packets), jitter
+
+
+def test_in_order_packets_and_the_others_are_accounted_alike():
+    # In-order packets take a shortcut; wrap-around, reordering, duplicates
+    # and gaps do not. Interleaved, the figures must come out as A.1/A.8 say.
+    sequence = [65531, 65532, 65533, 65535, 65534, 0, 1, 1, 2, 5, 3, 4, 6, 7, 8]
+    packets = []
+    for k, seq in enumerate(sequence):
+        sent = (seq - 65531) & 0xFFFF
+        timestamp = (0xFFFFF000 + 160 * sent) & 0xFFFFFFFF
+        arrival = 50.0 + 0.02 * k + (0.0, 0.004, 0.011, 0.001)[k % 4]
+        packets.append((seq, timestamp, arrival))
+    stats = ReceptionStats(0x42, probation=1)
+    for k, (seq, timestamp, arrival) in enumerate(packets):
+        assert stats.update(seq, timestamp, arrival) is True
+        received, jitter_q4 = _a8_reference(packets[:k + 1])
+        assert stats.received == received, k
+        assert stats.jitter_q4 == jitter_q4, k
+    assert stats.cycles == 65536 and stats.extended_max == 65536 + 8
+    assert stats.expected == 14 and stats.cumulative_lost == 14 - 15
+
+
+def test_in_order_packets_without_jitter_measurement_leave_it_alone():
+    stats = ReceptionStats(1, probation=1)
+    for k in range(5):
+        stats.update(100 + k, 160 * k, 0.02 * k + (0.003 if k % 2 else 0.0))
+    jitter_q4, transit = stats.jitter_q4, stats.transit
+    for k in range(5, 10):
+        assert stats.update(100 + k, 99, 0.02 * k + 0.5, measure_jitter=False) is True
+    assert (stats.jitter_q4, stats.transit) == (jitter_q4, transit)
+    assert stats.received == 10 and stats.max_seq == 109

@@ -307,3 +307,95 @@ def test_an_application_tone_keeps_playing_into_the_call_on_a_fresh_device():
         assert pair.devices[0].is_open  # the call still needs it
     finally:
         pair.close()
+
+
+def test_every_waiting_datagram_is_taken_in_one_tick():
+    # One poll covers the RTP and RTCP socket of every call; whatever waits on
+    # either is read before the tick plays its frame, a burst included.
+    pair = Pair()
+    try:
+        pair.connect()
+        pair.run(0.2)
+        port = pair.phones[1].by_number[1].local_rtp_port
+        before = pair.b.stats(1)["malformed"]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+            for _ in range(5):
+                peer.sendto(b"\x80\x00\x01", (LOCALHOST, port))       # not RTP
+            for _ in range(3):
+                peer.sendto(b"\x80\xc8", (LOCALHOST, port + 1))       # not RTCP
+        deadline = pair.b.next_deadline()
+        pair.clock.now = deadline
+        pair.b.on_timer(deadline)
+        assert pair.b.stats(1)["malformed"] == before + 8
+        pair.run(0.2)  # and nothing is left over for later ticks
+        assert pair.b.stats(1)["malformed"] == before + 8
+    finally:
+        pair.close()
+
+
+def test_a_call_stopped_and_started_again_on_the_same_ports_has_audio():
+    pair = Pair()
+    try:
+        pair.connect()
+        pair.run(0.5)
+        pair.event(0, "DROPCALL")
+        pair.event(1, "DROPCALL")
+        pair.run(0.2)
+        pair.connect()  # the same local ports: sockets bound and polled anew
+        pair.run(1.0)
+        b = pair.b.stats(1)
+        assert b["packets_received"] >= 40 and b["packets_lost"] == 0, b
+        assert dominant(bytes(pair.devices[1].played[-8000:]), CANDIDATES)[0] == 1000
+    finally:
+        pair.close()
+    assert len(pair.phones[0].named("RTP_START")) == 2
+
+
+def test_the_card_clock_thread_on_a_running_loop():
+    # own_task: the media path keeps its own time (a thread on CPython). Audio
+    # flows both ways, a digit received is reported on the loop's thread, and
+    # closing ends the clock.
+    import asyncio
+    import threading
+    import time
+
+    clocks_before = [t for t in threading.enumerate() if t.name == "media-clock"]
+
+    async def call():
+        loop_thread = threading.get_ident()
+        phones, medias = [], []
+        ports = [free_pair(), free_pair()]
+        while ports[1] == ports[0]:
+            ports[1] = free_pair()
+        for index, capture in enumerate(("tone:1000", "tone:600")):
+            phone = FakePhone(time.monotonic)
+            threads = []
+            phone.on_event = lambda event, p=phone, t=threads: (
+                p.events.append(event), t.append(threading.get_ident()))
+            phone.threads = threads
+            device = SimAudio(capture, "memory", clock=time.monotonic)
+            media = Media(phone, device, 8000, 20)
+            phone.media = media
+            phone.by_number[1] = FakeCall(1, ports[index], negotiated(ports[1 - index]))
+            phones.append(phone)
+            medias.append(media)
+        for media in medias:
+            media.call_event(CallEvent("CONNECTED", 1), time.monotonic())
+        running = [t for t in threading.enumerate() if t.name == "media-clock"]
+        await asyncio.sleep(0.3)
+        assert medias[0].send_dtmf(1, "7", 60)
+        await asyncio.sleep(0.7)
+        stats = medias[1].stats(1)
+        for media in medias:
+            media.close()
+        await asyncio.sleep(0.1)
+        return loop_thread, phones, stats, running
+
+    loop_thread, phones, stats, running = asyncio.run(call())
+    assert stats["packets_received"] >= 35 and stats["ticks"] >= 40, stats
+    assert phones[1].named("DTMF") == ["DTMF call=1 digit=7"]
+    assert set(phones[1].threads) == {loop_thread}  # every event on the loop's thread
+    assert not phones[0].named("AUDIO_ERROR") and not phones[1].named("AUDIO_ERROR")
+    assert len(running) == len(clocks_before) + 2
+    time.sleep(0.1)
+    assert not [t for t in running if t.is_alive() and t not in clocks_before]
