@@ -15,7 +15,22 @@ A backend package (``firmware/hal/<name>/__init__.py``) exposes
 """
 
 
-class Pin:
+class _Switch:
+    """``on()``, ``off()`` and calling, in terms of ``value()``, as machine.Pin has them."""
+
+    __slots__ = ()
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+    def __call__(self, v=None):
+        return self.value(v)
+
+
+class Pin(_Switch):
     """A GPIO line, after ``machine.Pin``.
 
     ``value()`` reads the level at the pad (0 or 1); ``value(v)`` sets the
@@ -53,17 +68,8 @@ class Pin:
         """Read the level (no argument) or set the output latch."""
         raise NotImplementedError
 
-    def on(self):
-        self.value(1)
 
-    def off(self):
-        self.value(0)
-
-    def __call__(self, v=None):
-        return self.value(v)
-
-
-class Signal:
+class Signal(_Switch):
     """A pin seen through its polarity, after ``machine.Signal``.
 
     ``Signal(pin, invert=True)`` makes ``on()`` drive the pin low and makes
@@ -82,15 +88,6 @@ class Signal:
             return self.pin.value() ^ self.invert
         self.pin.value((1 if v else 0) ^ self.invert)
         return None
-
-    def on(self):
-        self.value(1)
-
-    def off(self):
-        self.value(0)
-
-    def __call__(self, v=None):
-        return self.value(v)
 
 
 class Uart:

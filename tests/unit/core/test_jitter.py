@@ -66,6 +66,22 @@ def _stream(count, seq0=1000, ts0=5000, ssrc=0x1234, start=0.0, period=FRAME, ji
     return out
 
 
+def _play_until_last(buffer, arrivals, last=1399):
+    """Deliver ``arrivals`` on time and play 20 ms ticks until the frame whose
+    first sample is ``last`` comes out; return every frame played."""
+    frames = []
+    i = 0
+    tick = 0
+    while not frames or frames[-1][0] != last:
+        now = tick * FRAME + 0.003
+        while i < len(arrivals) and arrivals[i][0] <= now:
+            _deliver(buffer, arrivals[i])
+            i += 1
+        frames.append(array("h", buffer.get(now)))
+        tick += 1
+    return frames
+
+
 def _deliver(buffer, item):
     arrival, packet, audio = item
     if isinstance(packet, _Lazy):
@@ -170,17 +186,8 @@ def test_duplicates_are_dropped():
 
 def test_lost_packets_are_concealed_with_a_fade_then_silence():
     buffer = JitterBuffer(_identity, fade_frames=2)
-    frames = []
     arrivals = sorted(_stream(400, drop=(100, 200, 201, 202)), key=lambda item: item[0])
-    i = 0
-    tick = 0
-    while not frames or frames[-1][0] != 1399:
-        now = tick * FRAME + 0.003
-        while i < len(arrivals) and arrivals[i][0] <= now:
-            _deliver(buffer, arrivals[i])
-            i += 1
-        frames.append(array("h", buffer.get(now)))
-        tick += 1
+    frames = _play_until_last(buffer, arrivals)
     stats = buffer.stats
     assert stats.lost == 4
     assert stats.late == 0
@@ -523,16 +530,7 @@ def test_a_repeat_under_a_new_number_is_still_audio():
 def test_fade_starts_at_full_level_after_a_long_clean_run():
     buffer = JitterBuffer(_identity, initial_delay=0.02)
     arrivals = sorted(_stream(400, drop=(120, 330)), key=lambda item: item[0])
-    frames = []
-    i = 0
-    tick = 0
-    while not frames or frames[-1][0] != 1399:
-        now = tick * FRAME + 0.003
-        while i < len(arrivals) and arrivals[i][0] <= now:
-            _deliver(buffer, arrivals[i])
-            i += 1
-        frames.append(array("h", buffer.get(now)))
-        tick += 1
+    frames = _play_until_last(buffer, arrivals)
     starts = [f[0] for f in frames]
     for lost in (120, 330):
         before = starts.index(1000 + lost - 1)
