@@ -1,4 +1,4 @@
-"""Real peers for integration tests: Kamailio, sipp and a tshark ClientHello counter.
+"""Real peers for integration tests: Kamailio, sipp, and tshark captures (TLS, RTP).
 
 Rule: every peer listens on 127.0.0.1 only, on ports chosen free at run time,
 and every process started here is stopped by its context manager or, at the
@@ -539,18 +539,21 @@ class Sipp:
 
     scenario: 'uas' or 'uac' (sipp's built-in ones), a name of tools/sipp/NAME.xml, or a
     path to an XML file. keys become `-key NAME VALUE` ([NAME] in the scenario).
+    media_port (-mp, [media_port] in the scenario; sipp binds it and the port two
+    above): chosen free when rtp_echo is set or media is true, else sipp's default.
     """
 
     def __init__(self, workdir, scenario="uas", remote=None, local_port=0, calls=1,
                  service=None, keys=None, rtp_echo=False, hold_ms=200, timeout_s=30,
-                 extra_args=()):
+                 extra_args=(), media=False):
         self.binary = require_program("sipp")
         self.workdir = os.path.abspath(os.fspath(workdir))
         os.makedirs(self.workdir, exist_ok=True)
         self.scenario = scenario
         self.remote = remote
         self.port = local_port or free_port("udp")
-        self.media_port = free_port_pair() if rtp_echo else None
+        self.rtp_echo = rtp_echo
+        self.media_port = free_port_pair() if rtp_echo or media else None
         self.calls = calls
         self.service = service
         self.keys = dict(keys or {})
@@ -597,11 +600,23 @@ class Sipp:
                 "-trace_err", "-error_file", self.error_path]
         if self.service:
             cmd += ["-s", self.service]
+        if self.rtp_echo:
+            cmd.append("-rtp_echo")
         if self.media_port:
-            cmd += ["-rtp_echo", "-mp", str(self.media_port)]
+            cmd += ["-mp", str(self.media_port)]
         for name, value in self.keys.items():
             cmd += ["-key", name, str(value)]
         return cmd + self.extra_args
+
+    def link_pcaps(self, *names):
+        """Make captures that sipp ships (``dtmf_2833_1.pcap``, ``g711a.pcap``) visible
+        to ``<exec play_pcap_audio="NAME"/>``: sipp looks a relative name up in its
+        working directory, where each is linked. Returns self; call before start()."""
+        for name in names:
+            target = os.path.join(self.workdir, name)
+            if not os.path.lexists(target):
+                os.symlink(sipp_pcap(name), target)
+        return self
 
     def start(self):
         self.proc = _spawn(self.command(), self.workdir, self.out_path)
@@ -648,26 +663,39 @@ class Sipp:
         self.stop()
 
 
+def sipp_pcap(name):
+    """Full path of a capture that sipp ships for play_pcap_audio (``dtmf_2833_5.pcap``,
+    ``dtmf_2833_pound.pcap``, ``g711a.pcap``), looked up in the data directories of
+    the installed sipp's prefix (Debian: share/sip-tester); PeerMissing if absent."""
+    prefix = os.path.dirname(os.path.dirname(os.path.realpath(require_program("sipp"))))
+    for folder in ("sip-tester", "sipp", os.path.join("sipp", "pcap")):
+        path = os.path.join(prefix, "share", folder, name)
+        if os.path.exists(path):
+            return path
+    raise PeerMissing("sipp's capture %s is not installed: run `make setup` (installs the "
+                      "Debian package sip-tester)" % name)
+
+
 # --- tshark ----------------------------------------------------------------
 
-class TlsHandshakeCounter:
-    """Capture loopback traffic of one TCP port with tshark and count TLS ClientHellos.
+class LoopbackCapture:
+    """tshark writing the loopback traffic a capture filter selects into a pcapng file.
 
-    with TlsHandshakeCounter(workdir, kam.tls_port) as hellos:
-        ... traffic ...
-    hellos.count()        # ClientHello messages seen (tls.handshake.type == 1)
+    start() returns once packets are really being captured (see there); stop() ends
+    tshark after ``settle`` seconds, so that the last packets reach the file; the
+    file is ``pcap_path``. Subclasses read it back with ``read(args)``.
     """
 
-    def __init__(self, workdir, port, interface="lo", settle=0.3):
+    def __init__(self, workdir, bpf, name, interface="lo", settle=0.3):
         self.binary = require_program("tshark")
         self.workdir = os.path.abspath(os.fspath(workdir))
         os.makedirs(self.workdir, exist_ok=True)
-        self.port = port
+        self.bpf = bpf
         self.interface = interface
         self.settle = settle
-        self.pcap_path = os.path.join(self.workdir, "tls-%d.pcapng" % port)
-        self.err_path = os.path.join(self.workdir, "tshark-%d.err" % port)
-        self.live_path = os.path.join(self.workdir, "tshark-%d.out" % port)
+        self.pcap_path = os.path.join(self.workdir, "%s.pcapng" % name)
+        self.err_path = os.path.join(self.workdir, "tshark-%s.err" % name)
+        self.live_path = os.path.join(self.workdir, "tshark-%s.out" % name)
         self.proc = None
 
     def start(self):
@@ -676,12 +704,12 @@ class TlsHandshakeCounter:
                 os.unlink(path)
         # "Capturing on" comes some milliseconds before packets are really captured, so
         # the filter also takes a UDP probe port: once a probe shows up in the live
-        # packet list (-P), the capture is running. Probes are not TLS; they never count.
+        # packet list (-P), the capture is running. Readers filter the probes out.
         probe_sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         probe_sink.bind((LOCALHOST, 0))
         probe_port = probe_sink.getsockname()[1]
         cmd = [self.binary, "-i", self.interface,
-               "-f", "tcp port %d or udp port %d" % (self.port, probe_port),
+               "-f", "(%s) or udp port %d" % (self.bpf, probe_port),
                "-w", self.pcap_path, "-P", "-l"]
         self.proc = _spawn(cmd, self.workdir, self.live_path, self.err_path)
         probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -705,21 +733,45 @@ class TlsHandshakeCounter:
             _end(self.proc, signal.SIGINT, 5.0)
         self.proc = None
 
-    def client_hellos(self):
-        """Each ClientHello as a dict: src_port, server_name (SNI, '' if none)."""
+    def read(self, args):
+        """Stop capturing, then ``tshark -r`` the capture with ``args``; its output."""
         if self.proc is not None:
             self.stop()
         if not os.path.exists(self.pcap_path):
             raise PeerError("tshark wrote no capture\n" + _tail(self.err_path))
-        done = subprocess.run(
-            [self.binary, "-r", self.pcap_path, "-d", "tcp.port==%d,tls" % self.port,
-             "-Y", "tls.handshake.type == 1", "-T", "fields", "-e", "tcp.srcport",
-             "-e", "tls.handshake.extensions_server_name"],
-            capture_output=True, text=True)
+        done = subprocess.run([self.binary, "-r", self.pcap_path] + list(args),
+                              capture_output=True, text=True)
         if done.returncode != 0:
             raise PeerError("tshark -r failed: " + done.stderr)
+        return done.stdout
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class TlsHandshakeCounter(LoopbackCapture):
+    """Capture loopback traffic of one TCP port with tshark and count TLS ClientHellos.
+
+    with TlsHandshakeCounter(workdir, kam.tls_port) as hellos:
+        ... traffic ...
+    hellos.count()        # ClientHello messages seen (tls.handshake.type == 1)
+    """
+
+    def __init__(self, workdir, port, interface="lo", settle=0.3):
+        LoopbackCapture.__init__(self, workdir, "tcp port %d" % port, "tls-%d" % port,
+                                 interface, settle)
+        self.port = port
+
+    def client_hellos(self):
+        """Each ClientHello as a dict: src_port, server_name (SNI, '' if none)."""
+        out = self.read(["-d", "tcp.port==%d,tls" % self.port,
+                         "-Y", "tls.handshake.type == 1", "-T", "fields", "-e", "tcp.srcport",
+                         "-e", "tls.handshake.extensions_server_name"])
         hellos = []
-        for line in done.stdout.splitlines():
+        for line in out.splitlines():
             if line.strip():
                 src, _, sni = line.partition("\t")
                 hellos.append({"src_port": int(src.split(",")[0]), "server_name": sni})
@@ -728,8 +780,71 @@ class TlsHandshakeCounter:
     def count(self):
         return len(self.client_hellos())
 
-    def __enter__(self):
-        return self.start()
 
-    def __exit__(self, *exc):
-        self.stop()
+def _field_value(text):
+    """A ``tshark -T fields`` value: int (decimal or 0x hex), bool, None when empty."""
+    if text == "":
+        return None
+    if text in ("True", "False"):
+        return text == "True"
+    try:
+        return int(text, 0)
+    except ValueError:
+        return text
+
+
+class RtpCapture(LoopbackCapture):
+    """Capture the RTP one UDP port on the loopback sends and receives, and read it
+    back decoded by tshark: RTP headers, and RFC 4733 telephone-events through
+    tshark's own rtpevent dissector (payload types 100 and 101 are decoded as
+    events by default; give others in ``event_payload_types``).
+
+    with RtpCapture(workdir, phone_rtp_port, event_payload_types=(96,)) as rtp:
+        ... a call ...
+    rtp.packets(src_port=phone_rtp_port)    # what the phone sent, in capture order
+
+    Each packet is a dict: src_port, dst_port, payload_type, marker (bool), seq,
+    timestamp, ssrc, and for telephone-events event, end (bool), volume, duration
+    (None in audio packets).
+    """
+
+    FIELDS = (("src_port", "udp.srcport"), ("dst_port", "udp.dstport"),
+              ("payload_type", "rtp.p_type"), ("marker", "rtp.marker"), ("seq", "rtp.seq"),
+              ("timestamp", "rtp.timestamp"), ("ssrc", "rtp.ssrc"),
+              ("event", "rtpevent.event_id"), ("end", "rtpevent.end_of_event"),
+              ("volume", "rtpevent.volume"), ("duration", "rtpevent.duration"))
+    BOOLEAN = ("marker", "end")
+
+    def __init__(self, workdir, port, event_payload_types=(), interface="lo", settle=0.3):
+        LoopbackCapture.__init__(self, workdir, "udp port %d" % port, "rtp-%d" % port,
+                                 interface, settle)
+        self.port = port
+        self.event_payload_types = tuple(event_payload_types)
+
+    def packets(self, src_port=None, dst_port=None):
+        """The RTP packets of the port (only those from ``src_port`` / to ``dst_port``
+        when given), in capture order."""
+        wanted = ["rtp", "udp.port == %d" % self.port]
+        if src_port is not None:
+            wanted.append("udp.srcport == %d" % src_port)
+        if dst_port is not None:
+            wanted.append("udp.dstport == %d" % dst_port)
+        args = ["-d", "udp.port==%d,rtp" % self.port]
+        for payload_type in self.event_payload_types:
+            args += ["-d", "rtp.pt==%d,rtpevent" % payload_type]
+        args += ["-Y", " && ".join(wanted), "-T", "fields", "-E", "occurrence=f"]
+        for _, field in self.FIELDS:
+            args += ["-e", field]
+        packets = []
+        for line in self.read(args).splitlines():
+            if not line.strip():
+                continue
+            values = line.split("\t")
+            packet = {}
+            for (name, _), text in zip(self.FIELDS, values):
+                value = _field_value(text)
+                if name in self.BOOLEAN and value is not None:
+                    value = bool(value)
+                packet[name] = value
+            packets.append(packet)
+        return packets

@@ -43,6 +43,7 @@ HOLDREJ = "HOLDREJ"
 RESUMEACK = "RESUMEACK"
 RESUMEREJ = "RESUMEREJ"
 MEDIA = "MEDIA"
+EARLYMEDIA = "EARLYMEDIA"
 REGISTERING = "REGISTERING"
 REFRESHING = "REFRESHING"
 REGISTERED = "REGISTERED"
@@ -301,6 +302,9 @@ class CallControl:
             return
         if name == ua_ev.PROGRESS:
             self._progress(call, event.status)
+        elif name == ua_ev.EARLY_MEDIA:
+            if call.state in (DIALING, PROCEEDING, ALERTING) and not call.dropping:
+                self._emit(EARLYMEDIA, call, direction=event.media.direction, media=event.media)
         elif name == ua_ev.CONNECTED:
             call.state = CONNECTED
             self._emit(CONNECTED, call, media=event.media)

@@ -90,7 +90,9 @@ class Line:
             return
         if name == cc.ALERTING and state in (L_CALLING, L_ALERTING):
             self.state = L_ALERTING
-            self.early_media = event.status == 183
+        elif name == cc.EARLYMEDIA and state in (L_CALLING, L_ALERTING):
+            self.state = L_ALERTING
+            self.early_media = True  # the network's audio, not our ringback
         elif name == cc.CONNECTED and state in (L_CALLING, L_ALERTING, L_ANSWERING):
             self.state = L_ACTIVE
             self.connected_at = now

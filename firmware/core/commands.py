@@ -156,6 +156,7 @@ class UaEvent:
     # INVITE sessions.
     INCOMING = "incoming"            # a new call was offered to us
     PROGRESS = "progress"            # 1xx to our INVITE: ``status`` 100/180/183...
+    EARLY_MEDIA = "early_media"      # an early dialog answered our offer: ``media``
     CONNECTED = "connected"          # ACK sent (caller) or received (callee)
     DISCONNECTED = "disconnected"    # the far end hung up, cancelled, or the dialog died
     ENDED = "ended"                  # our own hang-up / reject / cancel completed

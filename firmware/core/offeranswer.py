@@ -174,33 +174,46 @@ class MediaSession:
         """Offer taking the call off hold (a=sendrecv)."""
         return self.create_offer("sendrecv")
 
-    def receive_answer(self, data):
-        """Read the answer to our last offer; raises SdpError (400 or 488)."""
+    def receive_answer(self, data, early=False):
+        """Read the answer to our last offer; raises SdpError (400 or 488) and
+        then leaves the offer open. An ``early`` answer (from an early dialog's
+        provisional response) leaves it open too: another fork may answer it,
+        and the 2xx settles it (``settle_early``)."""
         if self._offer is None:
             raise SdpError(400, "Bad SDP: answer without an offer")
         answer = parse_sdp(data)
         index = self._audio_index
         if len(answer.media) <= index or answer.media[index].media != "audio":
             raise SdpError(400, "Bad SDP: answer lacks the offered audio stream")
-        self._offer = None
         media = answer.media[index]
         connection = answer.media_connection(media)
         address = connection.address if connection is not None else None
         if media.port == 0:
-            self.negotiated = Negotiated(None, None, None, None, None, address, 0, "inactive",
-                                         index)
-            return self.negotiated
-        found = self._match(media)
-        if found is None:
-            raise SdpError(488, "Not Acceptable Here - answer has no offered codec")
-        formats, dtmf_pt = found
-        pt, codec = formats[0]
-        direction = _intersect(self.direction, _mirror(_remote_direction(media, connection)))
-        if dtmf_pt is not None:
-            self._dtmf_pt = dtmf_pt
-        self.negotiated = Negotiated(codec, pt, 8000, dtmf_pt, self._remote_ptime(media),
-                                     address, media.port, direction, index)
-        return self.negotiated
+            negotiated = Negotiated(None, None, None, None, None, address, 0, "inactive",
+                                    index)
+        else:
+            found = self._match(media)
+            if found is None:
+                raise SdpError(488, "Not Acceptable Here - answer has no offered codec")
+            formats, dtmf_pt = found
+            pt, codec = formats[0]
+            direction = _intersect(self.direction, _mirror(_remote_direction(media, connection)))
+            if dtmf_pt is not None:
+                self._dtmf_pt = dtmf_pt
+            negotiated = Negotiated(codec, pt, 8000, dtmf_pt, self._remote_ptime(media),
+                                    address, media.port, direction, index)
+        if not early:
+            self._offer = None
+        self.negotiated = negotiated
+        return negotiated
+
+    def settle_early(self, negotiated):
+        """The 2xx confirmed the early dialog whose answer was ``negotiated``:
+        that answer stands (RFC 3261 13.2.1: later SDP in responses to the
+        INVITE is ignored) and the offer is closed."""
+        self._offer = None
+        self.negotiated = negotiated
+        return negotiated
 
     def receive_offer(self, data):
         """Answer an offer: (answer bytes, Negotiated); raises SdpError (400 or 488)."""

@@ -7,6 +7,14 @@ fork is ACKed and then ended with a BYE. Hanging up before the final
 response sends CANCEL, but only once some provisional response came (9.1);
 a 2xx that crosses our CANCEL is ACKed and followed by BYE. A 401/407 is
 answered once per challenge with the next CSeq.
+
+Early media (RFC 3261 13.2.1, RFC 3960): the first SDP in an early dialog's
+provisional responses is that dialog's answer; it is reported as
+EARLY_MEDIA (after the PROGRESS of the same response) and becomes the
+session's ``negotiated`` media, the latest fork's winning. The 2xx of a
+dialog that answered early keeps that answer and its own SDP is ignored;
+a 2xx from any other dialog carries the answer as usual. An early answer
+that cannot be used is ignored: the call goes on without early media.
 """
 
 from firmware.core.commands import UaEvent
@@ -28,6 +36,7 @@ class OutgoingSession(Session):
         self.invite = self._build_invite(destination, origination)
         self.invite_tx = None
         self.early = {}           # remote tag -> early Dialog
+        self.early_answers = {}   # remote tag -> Negotiated from its provisional SDP
         self.cancel_tx = None
         self.cancel_wanted = False
         self.provisional = False
@@ -132,6 +141,15 @@ class OutgoingSession(Session):
         if self.state == CALLING:
             self.state = EARLY
         self._emit(UaEvent.PROGRESS, response.status, response.reason)
+        if tag is not None and response.status > 100 and tag not in self.early_answers \
+                and _carries_sdp(response):
+            try:
+                negotiated = self.media.receive_answer(response.body, early=True)
+            except SdpError:
+                return
+            self.early_answers[tag] = negotiated
+            self.negotiated = negotiated
+            self._emit(UaEvent.EARLY_MEDIA)
 
     def _success(self, response, now):
         tag = response.to_addr().tag
@@ -149,6 +167,8 @@ class OutgoingSession(Session):
         for other in self.early.values():
             self.ua.drop_dialog(other)
         self.early = {}
+        early_answer = self.early_answers.get(tag)
+        self.early_answers = {}
         self.dialog = dialog
         self.ua.add_dialog(dialog, self)
         self._send_ack(dialog, response, self.invite, now)
@@ -157,7 +177,10 @@ class OutgoingSession(Session):
             self._send_bye(now)
             return
         try:
-            self.negotiated = self.media.receive_answer(response.body)
+            if early_answer is not None:
+                self.negotiated = self.media.settle_early(early_answer)
+            else:
+                self.negotiated = self.media.receive_answer(response.body)
         except SdpError as error:
             self._send_bye(now)
             self._finish(UaEvent.FAILED, error.status, "bad SDP answer: %s" % error.reason)
@@ -214,3 +237,10 @@ class OutgoingSession(Session):
             self._end_fork(response, now)
         else:
             Session.stray_2xx(self, response, now)
+
+
+def _carries_sdp(message):
+    if not message.body:
+        return False
+    kind = message.headers.get("Content-Type", "")
+    return kind.split(";")[0].strip().lower() == "application/sdp"

@@ -34,6 +34,11 @@ types and remote address; MEDIA, HOLDACK and RESUMEACK apply a re-INVITE (only
 ``sendrecv`` sends the microphone; ``sendrecv`` and ``recvonly`` play what
 comes); DROPCALL, DISCONNECTED, TASKFAIL and RELEASECALL stop it (a last RTCP
 report with BYE). ALERTING plays ringback until the call connects or ends.
+EARLYMEDIA (the far end answered in a provisional response) starts the
+call's stream before the answer, playing what comes and sending nothing (the
+microphone is not heard by anyone before the call is answered), and ends
+the ringback; CONNECTED then lets it send, on the same stream when the
+answer is the early one.
 A call's audio starts on a freshly opened device: a device open only for a
 tone is closed and reopened at CONNECTED, so no ringback still queued in the
 card reaches the earpiece and no microphone audio from before the answer is
@@ -125,7 +130,7 @@ class CallAudio:
     """The media of one connected call."""
 
     __slots__ = ("number", "rtp", "rtcp", "stream", "key", "direction", "remote", "sending",
-                 "playing")
+                 "playing", "early")
 
     def __init__(self, number, rtp, rtcp):
         self.number = number
@@ -137,6 +142,7 @@ class CallAudio:
         self.remote = None
         self.sending = False
         self.playing = False
+        self.early = False  # started by early media: plays, never sends
 
     def close(self):
         self.rtp.close()
@@ -278,6 +284,15 @@ class Media:
                 if audio is None and name == "CONNECTED":
                     self._start_call(number, now)
                 elif audio is not None:
+                    if name == "CONNECTED":
+                        audio.early = False
+                    self._apply(audio, now)
+            elif name == "EARLYMEDIA":
+                self._end_ringback(number)
+                audio = self._find(number)
+                if audio is None:
+                    self._start_call(number, now, early=True)
+                elif audio.early:
                     self._apply(audio, now)
             elif name in ENDING:
                 self._end_ringback(number)
@@ -350,7 +365,7 @@ class Media:
                 return audio
         return None
 
-    def _start_call(self, number, now):
+    def _start_call(self, number, now, early=False):
         call = self.phone.calls.call(number)
         if call is None or call.local_rtp_port is None:
             return
@@ -367,6 +382,7 @@ class Media:
                         % (number, port, _quote("cannot bind: %s" % error)), number)
             return
         audio = CallAudio(number, rtp, rtcp)
+        audio.early = early
         first = not self.calls
         self.calls.append(audio)
         for sock, is_rtcp in ((rtp, False), (rtcp, True)):
@@ -404,10 +420,12 @@ class Media:
                 audio.key = key
             elif remote != audio.remote:
                 audio.stream.set_remote(remote)
-        changed = direction != audio.direction or remote != audio.remote
+        sending = remote is not None and direction in SENDING and not audio.early
+        changed = direction != audio.direction or remote != audio.remote \
+            or sending != audio.sending
         audio.direction = direction
         audio.remote = remote
-        audio.sending = remote is not None and direction in SENDING
+        audio.sending = sending
         audio.playing = direction in PLAYING
         if report and changed:
             self._event("RTP_UPDATE", "call=%d %s" % (audio.number, _describe(audio)),
@@ -643,9 +661,10 @@ def _describe(audio):
     if stream is None:
         return "direction=%s remote=%s" % (audio.direction, remote)
     dtmf = "none" if stream.dtmf_payload_type is None else str(stream.dtmf_payload_type)
-    return "codec=%s pt=%d dtmf=%s ptime=%d direction=%s remote=%s" % (
+    text = "codec=%s pt=%d dtmf=%s ptime=%d direction=%s remote=%s" % (
         stream.codec.name, stream.payload_type, dtmf, stream.ptime_samples * 1000 // stream.clock_rate,
         audio.direction, remote)
+    return text + " early=yes" if audio.early else text
 
 
 def _quote(text):

@@ -254,3 +254,32 @@ def test_refused_hold_gives_holdrej_and_the_call_stays_up():
     assert rej.status == 488
     assert alice.cc.state(number) == cc.CONNECTED
     assert not alice.cc.call(number).held
+
+
+def test_early_media_gives_earlymedia_after_alerting_and_connected_keeps_its_media():
+    from firmware.core.message import make_response
+    from netsim import RawNode
+
+    world = World(12, auth=False)
+    alice = controlled(world, "alice", proxy_address=None, start=False)
+    tester = world.sim.add(RawNode("10.0.0.50", 5060))
+    number = alice.cc.make_call("sip:tester@10.0.0.50:5060", now=world.now)
+    assert world.run_until(lambda: tester.requests("INVITE"), 5)
+    invite = tester.requests("INVITE")[0]
+    sdp = ("v=0\r\no=- 2 2 IN IP4 10.0.0.50\r\ns=-\r\nc=IN IP4 10.0.0.50\r\nt=0 0\r\n"
+           "m=audio 7000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n").encode()
+    for status in (183, 200):
+        response = make_response(invite, status, to_tag="t1")
+        response.headers.add("Contact", "<sip:tester@10.0.0.50:5060>")
+        response.headers.add("Content-Type", "application/sdp")
+        response.body = sdp
+        tester.send("10.0.0.11:5060", response.serialize())
+        assert until(world, alice, cc.EARLYMEDIA if status == 183 else cc.CONNECTED, limit=5)
+        if status == 183:
+            assert alice.names()[-2:] == [cc.ALERTING, cc.EARLYMEDIA]
+            early = named(alice, cc.EARLYMEDIA)[0]
+            assert early.call == number and early.direction == "sendrecv"
+            assert early.media.codec == "PCMA" and early.media.remote_port == 7000
+            assert alice.cc.state(number) == cc.ALERTING
+            assert alice.cc.call(number).media is early.media
+    assert named(alice, cc.CONNECTED)[0].media is named(alice, cc.EARLYMEDIA)[0].media

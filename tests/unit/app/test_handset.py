@@ -384,8 +384,12 @@ def test_early_media_plays_instead_of_local_ringback():
     rig.lift()
     number = rig.placed(rig.press("2345"))
     out = rig.event(cc.ALERTING, number, status=183)
-    assert tone_names(out) == []
+    assert tone_names(out) == ["ringback"]  # 183 without SDP: nothing comes from the network
+    out = rig.event(cc.EARLYMEDIA, number, status=None)
+    assert tone_names(out) == ["stop"]
     assert rig.lines[0] == "Ringing"
+    out = rig.event(cc.ALERTING, number, status=180)
+    assert tone_names(out) == []  # a later 180 does not bring our ringback back
 
 
 def test_far_end_hang_up_gives_busy_tone_until_on_hook():

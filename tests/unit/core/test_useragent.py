@@ -342,3 +342,81 @@ def test_without_a_proxy_requests_go_to_the_uri_and_early_dialogs_answer():
         replies.append(ask(world, tester, text)[0].status)
     assert replies == [200, 405, 200]
     assert session.state == "early"
+
+
+def _answer_sdp(port, codec_line="m=audio %d RTP/AVP 0", address="10.0.0.50"):
+    return ("v=0\r\no=- 2 2 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n" % (address, address)
+            + (codec_line % port) + "\r\na=rtpmap:0 PCMU/8000\r\n")
+
+
+def _reply(invite, status, tag, sdp=None):
+    response = make_response(invite, status, to_tag=tag)
+    response.headers.add("Contact", "<sip:tester@10.0.0.50:5060>")
+    if sdp is not None:
+        response.headers.add("Content-Type", "application/sdp")
+        response.body = sdp.encode()
+    return response.serialize()
+
+
+def _direct_call(seed):
+    world = World(seed, auth=False)
+    alice = world.phone("alice", proxy_address=None, start=False)
+    tester = world.sim.add(RawNode("10.0.0.50", 5060))
+    session = alice.ua.call("sip:tester@10.0.0.50:5060", world.now)
+    assert world.run_until(lambda: tester.requests("INVITE"), 5)
+    return world, alice, tester, session, tester.requests("INVITE")[0]
+
+
+def test_early_media_answer_in_183_stands_and_the_2xx_sdp_is_ignored():
+    world, alice, tester, session, invite = _direct_call(17)
+    tester.send(world_addr(), _reply(invite, 183, "early1", _answer_sdp(7000)))
+    assert world.run_until(has(alice, ev.EARLY_MEDIA), 5)
+    names = [e.name for e in alice.events]
+    assert names.index(ev.PROGRESS) < names.index(ev.EARLY_MEDIA)
+    early = events(alice, ev.EARLY_MEDIA)[0].media
+    assert (early.codec, early.remote_address, early.remote_port) == ("PCMU", "10.0.0.50", 7000)
+    assert session.negotiated is early
+    # the same dialog's next SDP is not a new answer (RFC 3261 13.2.1)
+    tester.send(world_addr(), _reply(invite, 180, "early1", _answer_sdp(7100)))
+    assert world.run_until(has(alice, ev.PROGRESS, 2), 5)
+    assert len(events(alice, ev.EARLY_MEDIA)) == 1
+    tester.send(world_addr(), _reply(invite, 200, "early1", _answer_sdp(7200)))
+    assert world.run_until(has(alice, ev.CONNECTED), 5)
+    assert events(alice, ev.CONNECTED)[0].media.remote_port == 7000
+    assert session.negotiated.remote_port == 7000
+    assert world.run_until(lambda: tester.requests("ACK"), 5)
+    assert not tester.requests("BYE")
+
+
+def test_an_unusable_early_answer_is_ignored_and_the_2xx_answers():
+    world, alice, tester, session, invite = _direct_call(18)
+    tester.send(world_addr(), _reply(invite, 183, "early2",
+                                     _answer_sdp(7000, "m=audio %d RTP/AVP 18")))
+    assert world.run_until(has(alice, ev.PROGRESS), 5)
+    world.run_until(lambda: False, 0.5)
+    assert not has(alice, ev.EARLY_MEDIA)() and session.negotiated is None
+    tester.send(world_addr(), _reply(invite, 200, "early2", _answer_sdp(7300)))
+    assert world.run_until(has(alice, ev.CONNECTED), 5)
+    assert events(alice, ev.CONNECTED)[0].media.remote_port == 7300
+
+
+def test_early_media_follows_the_latest_fork_and_the_answering_dialog_keeps_its_own():
+    world, alice, tester, session, invite = _direct_call(19)
+    tester.send(world_addr(), _reply(invite, 183, "forkA", _answer_sdp(7000)))
+    assert world.run_until(has(alice, ev.EARLY_MEDIA), 5)
+    tester.send(world_addr(), _reply(invite, 183, "forkB", _answer_sdp(7400)))
+    assert world.run_until(has(alice, ev.EARLY_MEDIA, 2), 5)
+    assert session.negotiated.remote_port == 7400
+    # fork A answers: its own early answer is the session's media
+    tester.send(world_addr(), _reply(invite, 200, "forkA", _answer_sdp(7500)))
+    assert world.run_until(has(alice, ev.CONNECTED), 5)
+    assert session.negotiated.remote_port == 7000
+
+
+def test_a_2xx_from_a_dialog_without_early_media_answers_with_its_own_sdp():
+    world, alice, tester, session, invite = _direct_call(20)
+    tester.send(world_addr(), _reply(invite, 183, "forkA", _answer_sdp(7000)))
+    assert world.run_until(has(alice, ev.EARLY_MEDIA), 5)
+    tester.send(world_addr(), _reply(invite, 200, "forkC", _answer_sdp(7600)))
+    assert world.run_until(has(alice, ev.CONNECTED), 5)
+    assert session.negotiated.remote_port == 7600

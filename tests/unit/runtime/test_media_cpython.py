@@ -247,6 +247,37 @@ def test_ringback_plays_until_connected_then_the_call_gets_a_fresh_device():
         pair.close()
 
 
+def test_early_media_is_played_before_the_answer_and_nothing_is_sent_until_connected():
+    pair = Pair()
+    try:
+        # B answers early (a 183 with SDP on A's side); B already sends its audio
+        pair.event(0, "ALERTING")
+        assert pair.a.tone is not None
+        pair.event(0, "EARLYMEDIA")
+        pair.event(1, "CONNECTED")
+        assert pair.a.tone is None  # the network's audio replaces our ringback
+        assert len(pair.devices[0].played) == 0  # on a fresh device
+        pair.run(0.6)
+        assert dominant(bytes(pair.devices[0].played[-3200:]), CANDIDATES)[0] == 600
+        assert pair.a.stats(1)["packets_sent"] == 0  # nobody hears A before the answer
+        assert pair.b.stats(1)["packets_received"] == 0
+        played = len(pair.devices[0].played)
+        pair.event(0, "ALERTING")  # a 180 after the 183 brings no ringback back
+        assert pair.a.tone is None
+        pair.event(0, "CONNECTED")
+        assert len(pair.devices[0].played) == played  # the same device, the same stream
+        pair.run(0.5)
+        assert pair.a.stats(1)["packets_sent"] >= 20
+        assert dominant(bytes(pair.devices[1].played[-3200:]), CANDIDATES)[0] == 1000
+    finally:
+        pair.close()
+    starts = pair.phones[0].named("RTP_START")
+    assert len(starts) == 1 and starts[0].endswith("early=yes"), starts
+    updates = pair.phones[0].named("RTP_UPDATE")
+    assert len(updates) == 1 and "early" not in updates[0], updates
+    assert len(pair.phones[0].named("RTP_STOP")) == 1
+
+
 def test_ringback_stops_when_the_call_fails():
     pair = Pair()
     pair.event(0, "ALERTING")
