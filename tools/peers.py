@@ -841,7 +841,7 @@ class RtpCapture(LoopbackCapture):
                 continue
             values = line.split("\t")
             packet = {}
-            for (name, _), text in zip(self.FIELDS, values):
+            for (name, _), text in zip(self.FIELDS, values, strict=True):
                 value = _field_value(text)
                 if name in self.BOOLEAN and value is not None:
                     value = bool(value)
