@@ -1,8 +1,8 @@
 """The one place where CPython and MicroPython differ.
 
 Rule: no other module in firmware/ looks at ``sys.implementation``. Anything
-that needs a clock, random bytes, a hash in hex or ``const`` imports it from
-here, so the rest of the firmware reads the same on both interpreters.
+that needs a clock, random bytes, a hash in hex, ``const`` or the host and
+port of a received datagram's address imports it from here, so the rest of the firmware reads the same on both interpreters.
 """
 
 import binascii
@@ -26,6 +26,16 @@ if MICROPYTHON:
         """Seconds as a float from an arbitrary origin, never going back."""
         return time.ticks_ms() / 1000.0
 
+    def host_port(sockaddr):
+        """(host, port) of an address recvfrom gave: a raw struct sockaddr here."""
+        if isinstance(sockaddr, tuple):
+            return sockaddr[0], sockaddr[1]
+        port = (sockaddr[2] << 8) | sockaddr[3]
+        if len(sockaddr) >= 24:  # sockaddr_in6: family, port, flow info, address
+            raw = sockaddr[8:24]
+            return ":".join(["%x" % ((raw[i] << 8) | raw[i + 1]) for i in range(0, 16, 2)]), port
+        return "%d.%d.%d.%d" % (sockaddr[4], sockaddr[5], sockaddr[6], sockaddr[7]), port
+
 else:
     import time
 
@@ -42,6 +52,10 @@ else:
     def monotonic():
         """Seconds as a float from an arbitrary origin, never going back."""
         return time.monotonic()
+
+    def host_port(sockaddr):
+        """(host, port) of an address recvfrom gave."""
+        return sockaddr[0], sockaddr[1]
 
 
 def urandom(n):

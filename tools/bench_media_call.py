@@ -11,9 +11,18 @@ idle, as a percentage of one core.
 - ``firmware``: ``runtime.phone.Phone`` with ``runtime.media.Media`` in this
   process (``time.process_time``), on a sound card that costs nothing (the
   real clock paces it, capture hands out one prepared period, playback is
-  counted), which is what an ALSA device is to Python: a C call. A second
-  line runs the simulated card of boards/sim.json (``tone:1000``), whose own
-  per-sample Python adds to the figure.
+  counted), which is what an ALSA device is to Python: a C call. It runs
+  with 20 ms card periods (the default: one wake-up per packet) and with
+  40 ms periods (``audio.period_ms: 40`` in the board file: two 20 ms
+  packets each way per wake-up, 50 packets a second as before). Another
+  line runs the simulated card of boards/sim.json (``tone:1000``), whose
+  own per-sample Python adds to the figure.
+- ``floor``: what the structure alone costs, with no media work: a Python
+  thread that wakes every 20 ms and makes the system calls of a period (poll
+  the RTP socket, read the echo, send one prepared packet, poll again) to
+  the same sipp echo. The gap between it and ``firmware`` at 20 ms is the
+  media work; the floor itself is what any design that wakes once a packet
+  pays on this machine.
 - ``baresip``: the Debian baresip (1.0 on Debian 12), headless: no UI, audio
   through its ``aubridge`` module (a 20 ms thread that hands what the player
   got to the source: a null device with a clock), dialled through
@@ -28,12 +37,14 @@ Run: python tools/bench_media_call.py [--seconds N]
 
 import asyncio
 import os
+import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -125,7 +136,7 @@ async def _wait_for(predicate, timeout, what):
         await asyncio.sleep(0.01)
 
 
-async def _phone_call(sipp, seconds, card):
+async def _phone_call(sipp, seconds, card, period_ms):
     doc = {"account": {"user": "bench", "domain": LOCALHOST},
            "outbound_proxy": {"address": LOCALHOST, "port": sipp.port, "transport": "udp"},
            "listen": {"address": LOCALHOST, "udp_port": free_port("udp"), "tls_port": 0},
@@ -137,7 +148,7 @@ async def _phone_call(sipp, seconds, card):
         device = BenchCard(phone.clock)
     else:
         device = SimAudio("tone:1000", "null", clock=phone.clock)
-    media = Media(phone, device)
+    media = Media(phone, device, period_ms=period_ms)
     phone.media = media
     runner = asyncio.ensure_future(phone.run())
 
@@ -172,13 +183,65 @@ async def _phone_call(sipp, seconds, card):
     return {"cpu": cpu, "wall": wall, "idle": idle, "stats": stats}
 
 
-def measure_firmware(workdir, seconds, card):
-    with Sipp.uas(os.path.join(workdir, "sipp-" + card), rtp_echo=True,
+def measure_firmware(workdir, seconds, card, period_ms=20):
+    with Sipp.uas(os.path.join(workdir, "sipp-%s-%d" % (card, period_ms)), rtp_echo=True,
                   timeout_s=int(seconds) + 60) as sipp:
-        result = asyncio.run(_phone_call(sipp, seconds, card))
+        result = asyncio.run(_phone_call(sipp, seconds, card, period_ms))
     result["percent"] = 100.0 * (result["cpu"] - result["idle"] * result["wall"]) \
         / result["wall"]
     return result
+
+
+def _floor_thread(sock, target, period_s, stop, counts):
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    packet = b"\x80\x00" + bytes(10) + b"\xff" * 160
+    clock = time.monotonic
+    due = clock() + period_s
+    while not stop.is_set():
+        delay = due - clock()
+        if delay > 0:
+            time.sleep(delay)
+        for _ in poller.poll(0):
+            try:
+                sock.recv(2048)
+                counts[1] += 1
+            except OSError:
+                pass
+        sock.sendto(packet, target)
+        counts[0] += 1
+        poller.poll(0)
+        due += period_s
+
+
+def measure_floor(workdir, seconds):
+    """The per-period system calls and wake-up of the media path, nothing else."""
+    with Sipp.uas(os.path.join(workdir, "sipp-floor"), rtp_echo=True,
+                  timeout_s=int(seconds) + 60) as sipp:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.bind((LOCALHOST, 0))
+            sock.setblocking(False)
+            cpu, wall = time.process_time(), time.monotonic()
+            time.sleep(IDLE_S)
+            idle = (time.process_time() - cpu) / (time.monotonic() - wall)
+            stop = threading.Event()
+            counts = [0, 0]
+            worker = threading.Thread(target=_floor_thread, daemon=True,
+                                      args=(sock, (LOCALHOST, sipp.media_port), 0.02, stop,
+                                            counts))
+            worker.start()
+            time.sleep(SETTLE_S)
+            cpu, wall, sent, echoed = time.process_time(), time.monotonic(), counts[0], counts[1]
+            time.sleep(seconds)
+            cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+            sent, echoed = counts[0] - sent, counts[1] - echoed
+            stop.set()
+            worker.join(1)
+        finally:
+            sock.close()
+    return {"percent": 100.0 * (cpu - idle * wall) / wall, "wall": wall, "sent": sent,
+            "echoed": echoed}
 
 
 # --- baresip ------------------------------------------------------------------------
@@ -315,13 +378,22 @@ def main(argv=()):
     args = parser.parse_args(list(argv))
     workdir = tempfile.mkdtemp(prefix="bench-media-call-")
     python = "CPython %d.%d" % sys.version_info[:2]
+    figures = []
     try:
-        result = measure_firmware(workdir, args.seconds, "bench")
-        print(_firmware_line("firmware runtime, %s, cost-free card" % python, result),
-              flush=True)
+        for period_ms in (20, 40):
+            result = measure_firmware(workdir, args.seconds, "bench", period_ms)
+            label = "firmware runtime, %s, cost-free card, %d ms periods" % (python, period_ms)
+            print(_firmware_line(label, result), flush=True)
+            figures.append(("firmware, %d ms periods" % period_ms, result["percent"]))
         result = measure_firmware(workdir, args.seconds, "sim")
-        print(_firmware_line("firmware runtime, %s, simulated card tone:1000" % python, result),
-              flush=True)
+        print(_firmware_line("firmware runtime, %s, simulated card tone:1000, 20 ms periods"
+                             % python, result), flush=True)
+        result = measure_floor(workdir, args.seconds)
+        print("media call [floor, %s]: %.2f %% of one core per call-second (%.0f s; a thread "
+              "waking every 20 ms to poll, read the echo, send one packet: no media work; "
+              "%d sent, %d echoed)" % (python, result["percent"], result["wall"], result["sent"],
+                                       result["echoed"]), flush=True)
+        figures.append(("floor, 20 ms", result["percent"]))
         try:
             result = measure_baresip(workdir, args.seconds)
         except (PeerMissing, RuntimeError, OSError) as error:
@@ -333,6 +405,11 @@ def main(argv=()):
                   "(%.0f s of call, %d threads, last status %s)"
                   % (result["percent"], finer, result["wall"], result["threads"],
                      result["bitrate"]), flush=True)
+            reference = result["percent_ns"] or result["percent"]
+            if reference > 0:
+                print("media call ratios to baresip (below 1.00 uses less): %s" % "; ".join(
+                    "%s %.2f" % (label, value / reference) for label, value in figures),
+                    flush=True)
     finally:
         shutil.rmtree(workdir, True)
 

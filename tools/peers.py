@@ -115,11 +115,12 @@ def free_port(kind="tcp"):
         return s.getsockname()[1]
 
 
-def free_port_pair():
-    """A UDP port p with p+2 free too (sipp's RTP echo uses both)."""
+def free_port_pair(gap=2):
+    """A UDP port p with p+gap free too (sipp's media uses p and p+2; a phone's RTP
+    and RTCP use p and p+1)."""
     for _ in range(50):
         port = free_port("udp")
-        if port + 2 < 65536 and _udp_free(port + 2):
+        if port + gap < 65536 and _udp_free(port + gap):
             return port
     raise PeerError("no free UDP port pair on 127.0.0.1")
 
@@ -594,7 +595,7 @@ class Sipp:
                 path = os.path.join(SIPP_SCENARIOS, path + ".xml")
             cmd += ["-sf", path]
         cmd += ["-i", LOCALHOST, "-p", str(self.port), "-t", "u1", "-m", str(self.calls),
-                "-mi", LOCALHOST, "-nostdin", "-d", str(self.hold_ms),
+                "-mi", LOCALHOST, "-ci", LOCALHOST, "-nostdin", "-d", str(self.hold_ms),
                 "-timeout", "%ds" % self.timeout_s, "-timeout_error",
                 "-trace_msg", "-message_file", self.message_path,
                 "-trace_err", "-error_file", self.error_path]

@@ -120,6 +120,7 @@ SCHEMA = (
     ("media", (
         ("rtp_port", "port", 40000),
         ("codecs", ("list_of", CODECS), ["PCMU", "PCMA"]),
+        ("symmetric_rtp", "bool", False),
     )),
 )
 

@@ -12,6 +12,11 @@ audio, and a card that runs slow or fast against the CPU clock is followed
 (a period not ready yet is polled for every ``poll_s``; the schedule
 re-anchors on the period that came).
 
+With ``media.symmetric_rtp`` set, each stream answers to the address the
+peer's packets come from (RFC 4961: the way through a NAT that rewrote the
+peer's address); it is off by default, because it also lets whoever sends a
+packet of the stream's source from elsewhere redirect the call's audio.
+
 Sockets are polled, not awaited (MicroPython has no datagram endpoints):
 one ``select.poll`` holds the RTP and RTCP socket of every call, and each tick
 asks it which have datagrams and drains those before the playout frame is
@@ -124,6 +129,14 @@ class RtpSocket(net.UdpEndpoint):
             return self.sock.recv(MAX_DATAGRAM)
         except OSError:  # EAGAIN after all, or an error the socket reported
             return None
+
+    def receive_from(self):
+        """One waiting datagram and the (host, port) it came from, or (None, None)."""
+        try:
+            data, sockaddr = self.sock.recvfrom(MAX_DATAGRAM)
+        except OSError:
+            return None, None
+        return data, compat.host_port(sockaddr)
 
 
 class CallAudio:
@@ -242,6 +255,7 @@ class Media:
         self.voice_frames = VOICE_RATE * period_ms // 1000
         self.region = region
         self.ringback = ringback
+        self.symmetric = phone.config.media.symmetric_rtp
         self.poll_s = poll_s
         self.own_task = own_task
         self.calls = []           # CallAudio, in the order the calls connected
@@ -416,7 +430,8 @@ class Media:
                 audio.stream = MediaStream(
                     negotiated.codec, negotiated.payload_type, remote, compat.urandom,
                     ptime=negotiated.ptime or self.period_ms,
-                    dtmf_payload_type=negotiated.dtmf_payload_type, frame_ms=self.period_ms)
+                    dtmf_payload_type=negotiated.dtmf_payload_type, frame_ms=self.period_ms,
+                    symmetric=self.symmetric)
                 audio.key = key
             elif remote != audio.remote:
                 audio.stream.set_remote(remote)
@@ -597,14 +612,17 @@ class Media:
                 if reader is None:
                     continue
                 audio, sock, is_rtcp = reader
-                data = sock.receive_one()
+                if self.symmetric:
+                    data, source = sock.receive_from()
+                else:
+                    data, source = sock.receive_one(), None
                 stream = audio.stream
                 if data is None or stream is None:
                     continue
                 if is_rtcp:
-                    stream.receive_rtcp(data, None, now)
+                    stream.receive_rtcp(data, source, now)
                 else:
-                    stream.receive(data, None, now)
+                    stream.receive(data, source, now)
             rounds += 1
             if rounds >= MAX_DATAGRAMS:
                 break

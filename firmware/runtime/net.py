@@ -12,6 +12,7 @@ used (open_connection, start_server, StreamReader.read, a polled UDP socket).
 import asyncio
 import socket
 
+from firmware import compat
 from firmware.core.framing import KeepAlivePing, KeepAlivePong, StreamFramer
 from firmware.core.errors import MessageError
 from firmware.runtime.tls import REASON_TIMEOUT, classify_error
@@ -210,7 +211,8 @@ class UdpEndpoint:
                 return
             except OSError:
                 continue
-            sink(DATAGRAM, None, (data, addr[0], addr[1]))
+            host, port = compat.host_port(addr)
+            sink(DATAGRAM, None, (data, host, port))
 
     def start(self, sink):
         self._task = asyncio.create_task(self.receive_loop(sink))

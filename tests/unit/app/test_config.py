@@ -86,14 +86,16 @@ def test_address_helpers():
 
 def test_media_and_outbound_fields():
     document = good_document()
-    document["media"] = {"codecs": ["PCMA", "G729"], "rtp_port": 0}
+    document["media"] = {"codecs": ["PCMA", "G729"], "rtp_port": 0, "symmetric_rtp": "on"}
     document["sip"] = {"use_outbound": "yes"}
     problems = problems_of(document)
     assert 'media.codecs: must be a non-empty list of "PCMU", "PCMA"' in problems
     assert "media.rtp_port: must be an integer 1..65535" in problems
+    assert "media.symmetric_rtp: must be true or false" in problems
     assert "sip.use_outbound: must be true or false" in problems
     config = parse_config(good_document())
     assert config.media.codecs == ["PCMU", "PCMA"] and config.sip.use_outbound is True
+    assert config.media.symmetric_rtp is False
 
 
 def test_phone_section_checks_the_dial_plan():

@@ -42,9 +42,10 @@ class FakeCall:
 class FakePhone:
     """What Media uses of runtime.phone.Phone."""
 
-    def __init__(self, clock):
+    def __init__(self, clock, symmetric_rtp=False):
         self.clock = clock
-        self.config = Section(listen=Section(address=LOCALHOST))
+        self.config = Section(listen=Section(address=LOCALHOST),
+                              media=Section(symmetric_rtp=symmetric_rtp))
         self.events = []
         self.media = None
         self.calls = Section(call=self._call)
@@ -89,7 +90,7 @@ class Pair:
     """Phones A and B in one call (call 1 on each side), not yet connected."""
 
     def __init__(self, capture_a="tone:1000", capture_b="tone:600", rate_a=8000, rate_b=8000,
-                 codec="PCMU", pt=0):
+                 codec="PCMU", pt=0, symmetric_a=False):
         self.clock = Clock()
         self.phones = []
         self.medias = []
@@ -98,7 +99,7 @@ class Pair:
         while ports[1] == ports[0]:
             ports[1] = free_pair()
         for index, (capture, rate) in enumerate(((capture_a, rate_a), (capture_b, rate_b))):
-            phone = FakePhone(self.clock)
+            phone = FakePhone(self.clock, symmetric_a and index == 0)
             device = SimAudio(capture, "memory", clock=self.clock)
             media = Media(phone, device, rate, 20, own_task=False)
             phone.media = media
@@ -276,6 +277,25 @@ def test_early_media_is_played_before_the_answer_and_nothing_is_sent_until_conne
     updates = pair.phones[0].named("RTP_UPDATE")
     assert len(updates) == 1 and "early" not in updates[0], updates
     assert len(pair.phones[0].named("RTP_STOP")) == 1
+
+
+def test_symmetric_rtp_answers_where_the_peer_sends_from_and_only_when_configured():
+    for symmetric in (True, False):
+        pair = Pair(symmetric_a=symmetric)
+        try:
+            # A's SDP says B is somewhere nobody listens (a NAT rewrote it)
+            pair.phones[0].by_number[1].media.remote_port = free_pair()
+            pair.connect()
+            pair.run(1.0)
+            heard_by_b = pair.b.stats(1)["packets_received"]
+            if symmetric:
+                assert heard_by_b >= 40, heard_by_b
+                assert dominant(bytes(pair.devices[1].played[-3200:]), CANDIDATES)[0] == 1000
+            else:
+                assert heard_by_b == 0, heard_by_b
+            assert pair.a.stats(1)["packets_received"] >= 45  # B's side was right all along
+        finally:
+            pair.close()
 
 
 def test_ringback_stops_when_the_call_fails():
