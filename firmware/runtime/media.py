@@ -24,13 +24,12 @@ taken, so a packet counts as arrived at the tick that can first play it. A
 quiet socket costs nothing: no read that fails with EAGAIN (an exception per
 socket per tick), one poll for all of them.
 
-On CPython the clock is a thread because waking it costs a fraction of what a
-timer callback on the event loop costs (a pass of the loop's Python code every
-20 ms, more than the audio work itself). Everything the phone calls takes the
-Media lock, and so does each tick, so the clock thread and the phone's loop
-never run Media code at the same time; what a tick reports (a DTMF digit, a
-device failure) is handed to the loop with ``call_soon_threadsafe`` and reaches
-``on_event`` there, never on the clock thread.
+The clock is a thread on CPython (``mediaclock``). Everything the phone calls
+takes the Media lock, and so does each tick, so the clock thread and the
+phone's loop never run Media code at the same time; what a tick reports (a
+DTMF digit, a device failure) is handed to the loop with
+``call_soon_threadsafe`` and reaches ``on_event`` there, never on the clock
+thread.
 
 Calls follow the call-control events the ``Phone`` hands to ``call_event``:
 CONNECTED binds the RTP/RTCP pair (the listen address, ``Call.local_rtp_port``
@@ -57,86 +56,26 @@ digit=5`` for each RFC 4733 digit received.
 
 import asyncio
 import select
-import socket
-import time
 from array import array
-
-try:
-    import threading
-except ImportError:  # MicroPython: the clock is an asyncio task
-    threading = None
 
 from firmware import compat
 from firmware.core import tones
 from firmware.core.dtmf import DtmfDigit
 from firmware.core.mediastream import CHANNEL_RTP, MediaStream
 from firmware.core.resample import Resampler
-from firmware.runtime import net
+from firmware.runtime import mediaclock
 from firmware.runtime.phone import PhoneEvent
+from firmware.runtime.rtpsocket import RtpSocket
 
 VOICE_RATE = 8000
 POLL_S = 0.002          # how often a period that is not ready yet is asked for again
 MAX_CATCH_UP = 8        # periods read in one tick after the loop was held up
 MAX_DATAGRAMS = 64      # datagrams taken from one socket in one tick
-MAX_DATAGRAM = 2048
-MAX_TARGETS = 4         # resolved addresses kept per socket
 
 WITH_MEDIA = ("CONNECTED", "MEDIA", "HOLDACK", "RESUMEACK")
 ENDING = ("DROPCALL", "DISCONNECTED", "TASKFAIL", "RELEASECALL")
 SENDING = ("sendrecv",)
 PLAYING = ("sendrecv", "recvonly")
-
-
-class RtpSocket(net.UdpEndpoint):
-    """A UdpEndpoint read by polling, with the peer's address resolved once."""
-
-    def __init__(self, address, port):
-        net.UdpEndpoint.__init__(self, address, port)
-        self._targets = []  # [(host, port), sockaddr]
-        self._last = None   # the (host, port) sent to last and its sockaddr: the usual one
-        self._last_target = None
-        self.send_errors = 0
-        # what select.poll reports this socket by: the object on MicroPython,
-        # the descriptor on CPython
-        self.poll_key = self.sock if compat.MICROPYTHON else self.sock.fileno()
-
-    def send(self, data, address):
-        try:
-            if address == self._last:
-                self.sock.sendto(data, self._last_target)
-                return True
-            target = None
-            for known, sockaddr in self._targets:
-                if known == address:
-                    target = sockaddr
-                    break
-            if target is None:
-                target = socket.getaddrinfo(address[0], address[1])[0][-1]
-                self._targets.append((address, target))
-                if len(self._targets) > MAX_TARGETS:
-                    self._targets.pop(0)
-            self._last = address
-            self._last_target = target
-            self.sock.sendto(data, target)
-            return True
-        except OSError:
-            self.send_errors += 1
-            return False
-
-    def receive_one(self):
-        """One waiting datagram, or None (nothing waiting, or a socket error)."""
-        try:
-            return self.sock.recv(MAX_DATAGRAM)
-        except OSError:  # EAGAIN after all, or an error the socket reported
-            return None
-
-    def receive_from(self):
-        """One waiting datagram and the (host, port) it came from, or (None, None)."""
-        try:
-            data, sockaddr = self.sock.recvfrom(MAX_DATAGRAM)
-        except OSError:
-            return None, None
-        return data, compat.host_port(sockaddr)
 
 
 class CallAudio:
@@ -174,56 +113,6 @@ def mix(a, b):
             v = -32768
         out[i] = v
     return bytes(out)
-
-
-class _NoLock:
-    """The lock where there is no clock thread (MicroPython): one loop, no races."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, value, trace):
-        return False
-
-
-class _ClockThread:
-    """The card's clock on CPython: sleeps until the next period is due, then
-    ticks under the Media lock. ``cancel`` (under that lock) ends it."""
-
-    def __init__(self, media):
-        self.media = media
-        self.cancelled = False
-        self.thread = threading.Thread(target=self._run, name="media-clock", daemon=True)
-
-    def start(self):
-        self.thread.start()
-
-    def cancel(self):
-        self.cancelled = True
-
-    def _run(self):
-        self.media._clock_thread = threading.get_ident()
-        media = self.media
-        clock = media.clock
-        lock = media._lock
-        loop = media._loop
-        sleep = time.sleep
-        with lock:
-            due = media._due
-        now = clock()
-        while True:
-            # Slept from the tick's start, the wake-up comes as late as the
-            # tick took, which only makes the period surer to be there; and
-            # the clock is read once a period (a system call on some boards).
-            if due > now:
-                sleep(due - now)
-            with lock:
-                if self.cancelled or loop.is_closed():
-                    return  # closed, or nobody left to hear it: the loop has ended
-                now = clock()
-                if not media._guarded_tick(now):
-                    return
-                due = media._due
 
 
 class Media:
@@ -270,19 +159,19 @@ class Media:
         self._silence = bytes(2 * self.voice_frames)
         self._open = False
         self._task = None         # the thread or task that runs the clock
-        self._loop = None
-        self._lock = threading.RLock() if threading is not None else _NoLock()
-        self._clock_thread = None  # the clock thread's ident: its events go through the loop
+        self.loop = None
+        self.lock = mediaclock.new_lock()
+        self.clock_thread_id = None  # the clock thread's ident: its events go through the loop
         self._poller = select.poll()  # every call's RTP and RTCP socket
         self._readers = {}        # poll key -> (CallAudio, RtpSocket, is RTCP)
-        self._due = 0.0
+        self.due = 0.0
         self._polling = False
 
     # -- what the phone and the application call -------------------------------------------
 
     def call_event(self, event, now):
         """Follow one call-control event (the Phone hands over every one)."""
-        with self._lock:
+        with self.lock:
             name = event.name
             number = event.call
             if number is None:
@@ -315,7 +204,7 @@ class Media:
 
     def play_tone(self, tone, now=None):
         """Play a ``tones.Tone`` (or a tone name of the region) until stop_tone()."""
-        with self._lock:
+        with self.lock:
             if isinstance(tone, str):
                 tone = tones.tone(self.region, tone)
             self.tone = tones.ToneGenerator(tone)
@@ -323,7 +212,7 @@ class Media:
             self._need_device(self.clock() if now is None else now)
 
     def stop_tone(self, now=None):
-        with self._lock:
+        with self.lock:
             self.tone = None
             self._ringback_call = None
             self._release_device()
@@ -331,7 +220,7 @@ class Media:
     def send_dtmf(self, number, digits, duration_ms=100):
         """Send ``digits`` on call ``number`` as RFC 4733 events, one after the
         other; False when the call has no stream sending or no telephone-event."""
-        with self._lock:
+        with self.lock:
             audio = self._find(number)
             if audio is None or audio.stream is None or not audio.sending \
                     or audio.stream.dtmf_payload_type is None:
@@ -341,7 +230,7 @@ class Media:
 
     def stats(self, number):
         """The stream figures of call ``number`` (MediaStream.stats()), or None."""
-        with self._lock:
+        with self.lock:
             audio = self._find(number)
             if audio is None or audio.stream is None:
                 return None
@@ -353,17 +242,17 @@ class Media:
 
     def next_deadline(self):
         """When the card's next period is due (None while the device is closed)."""
-        return self._due if self._open else None
+        return self.due if self._open else None
 
     def on_timer(self, now):
         """Do what is due at ``now``: read, send, receive, play."""
-        with self._lock:
-            if self._open and now >= self._due:
+        with self.lock:
+            if self._open and now >= self.due:
                 self._tick(now)
 
     def close(self):
         """Stop every call's media and close the device (the phone is stopping)."""
-        with self._lock:
+        with self.lock:
             now = self.clock()
             for audio in list(self.calls):
                 self._stop_call(audio.number, now)
@@ -490,7 +379,7 @@ class Media:
                 converter.reset()
         self._open = True
         self._polling = False
-        self._due = now + self.period_s
+        self.due = now + self.period_s
         if self.own_task:
             self._start_clock()
 
@@ -513,28 +402,24 @@ class Media:
                 self._event("AUDIO_ERROR", "cause=%s" % _quote("close: %s" % error))
 
     def _start_clock(self):
-        self._loop = asyncio.get_event_loop()
-        if threading is not None:
-            clock = _ClockThread(self)
-            self._task = clock
-            clock.start()
-        else:
-            self._task = asyncio.create_task(self._run())
+        self.loop = asyncio.get_event_loop()
+        clock = mediaclock.start_thread(self)
+        self._task = clock if clock is not None else asyncio.create_task(self._run())
 
     async def _run(self):
         try:
             while self._open:
-                delay = self._due - self.clock()
+                delay = self.due - self.clock()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 else:
                     await asyncio.sleep(0)  # catching up: still let the phone's loop run
-                if self._open and not self._guarded_tick(self.clock()):
+                if self._open and not self.guarded_tick(self.clock()):
                     return
         except asyncio.CancelledError:
             return
 
-    def _guarded_tick(self, now):
+    def guarded_tick(self, now):
         """One tick; a failure is reported and closes the device (the phone
         goes on without audio). False when the clock should stop."""
         try:
@@ -571,14 +456,14 @@ class Media:
         # that is late against our clock is polled for, and followed.
         if count == 0:
             self._polling = True
-            self._due = now + self.poll_s
+            self.due = now + self.poll_s
         elif self._polling:
             self._polling = False
-            self._due = now + self.period_s - self.poll_s
+            self.due = now + self.period_s - self.poll_s
         else:
-            self._due += count * self.period_s
-            if self._due <= now:
-                self._due = now + self.poll_s
+            self.due += count * self.period_s
+            if self.due <= now:
+                self.due = now + self.poll_s
 
     def _period(self, card_pcm, now):
         """One captured period in, one period out to the card."""
@@ -651,11 +536,11 @@ class Media:
 
     def _event(self, name, details, call=None):
         event = PhoneEvent(self.clock(), name, details, call)
-        if threading is None or threading.get_ident() != self._clock_thread:
+        if not mediaclock.on_clock_thread(self):
             self.phone.on_event(event)
             return
         try:
-            self._loop.call_soon_threadsafe(self.phone.on_event, event)
+            self.loop.call_soon_threadsafe(self.phone.on_event, event)
         except RuntimeError:
             pass  # the loop has closed: nobody is listening any more
 
