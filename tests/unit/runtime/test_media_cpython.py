@@ -279,6 +279,23 @@ def test_early_media_is_played_before_the_answer_and_nothing_is_sent_until_conne
     assert len(pair.phones[0].named("RTP_STOP")) == 1
 
 
+def test_a_call_that_fails_after_early_media_stops_its_stream_and_frees_the_card():
+    pair = Pair()
+    try:
+        pair.event(0, "ALERTING")
+        pair.event(0, "EARLYMEDIA")
+        pair.event(1, "CONNECTED")
+        pair.run(0.4)
+        assert pair.a.stats(1)["packets_received"] > 0
+        pair.event(0, "TASKFAIL")  # e.g. the announcement ended with 404
+        assert pair.a.stats(1) is None and not pair.devices[0].is_open
+        assert pair.a.tone is None
+    finally:
+        pair.close()
+    stops = pair.phones[0].named("RTP_STOP")
+    assert len(stops) == 1 and " sent=0 " in stops[0], stops
+
+
 def test_symmetric_rtp_answers_where_the_peer_sends_from_and_only_when_configured():
     for symmetric in (True, False):
         pair = Pair(symmetric_a=symmetric)
