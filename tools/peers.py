@@ -697,6 +697,7 @@ class LoopbackCapture:
         self.pcap_path = os.path.join(self.workdir, "%s.pcapng" % name)
         self.err_path = os.path.join(self.workdir, "tshark-%s.err" % name)
         self.live_path = os.path.join(self.workdir, "tshark-%s.out" % name)
+        self.probe_port = None  # the UDP port of the start-up probes, once started
         self.proc = None
 
     def start(self):
@@ -708,7 +709,7 @@ class LoopbackCapture:
         # packet list (-P), the capture is running. Readers filter the probes out.
         probe_sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         probe_sink.bind((LOCALHOST, 0))
-        probe_port = probe_sink.getsockname()[1]
+        probe_port = self.probe_port = probe_sink.getsockname()[1]
         cmd = [self.binary, "-i", self.interface,
                "-f", "(%s) or udp port %d" % (self.bpf, probe_port),
                "-w", self.pcap_path, "-P", "-l"]

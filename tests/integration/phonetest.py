@@ -362,72 +362,22 @@ def call_phone(workdir, kam, user="alice", hold_ms=300):
 
 # --- packet capture ------------------------------------------------------------------
 
-class Capture:
-    """tshark on the loopback with a capture filter; read back with display filters.
-
-    Started the way tools.peers.TlsHandshakeCounter is: a UDP probe port is
-    part of the filter, and the capture counts as running once a probe shows up.
-    """
+class Capture(peers.LoopbackCapture):
+    """tshark on the loopback with a capture filter; read back with display filters."""
 
     def __init__(self, workdir, bpf, name="capture", interface="lo"):
-        self.binary = peers.require_program("tshark")
-        self.workdir = os.fspath(workdir)
-        os.makedirs(self.workdir, exist_ok=True)
-        self.bpf = bpf
-        self.interface = interface
-        self.pcap_path = os.path.join(self.workdir, name + ".pcapng")
-        self.err_path = os.path.join(self.workdir, name + ".err")
-        self.live_path = os.path.join(self.workdir, name + ".out")
-        self.probe_port = None
-        self.proc = None
-
-    def start(self):
-        import socket
-        sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sink.bind((LOCALHOST, 0))
-        self.probe_port = sink.getsockname()[1]
-        cmd = [self.binary, "-i", self.interface,
-               "-f", "(%s) or udp port %d" % (self.bpf, self.probe_port),
-               "-w", self.pcap_path, "-P", "-l"]
-        self.proc = peers._spawn(cmd, self.workdir, self.live_path, self.err_path)
-        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-
-        def capturing():
-            probe.sendto(b"probe", (LOCALHOST, self.probe_port))
-            return os.path.getsize(self.live_path) > 0
-        try:
-            peers._wait_until(capturing, 20, "tshark", self.proc, self.err_path)
-        finally:
-            probe.close()
-            sink.close()
-        return self
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            time.sleep(0.3)
-            peers._end(self.proc, signal.SIGINT, 5.0)
-        self.proc = None
+        peers.LoopbackCapture.__init__(self, workdir, bpf, name, interface)
 
     def fields(self, display_filter, *fields, options=()):
-        """One tuple of ``fields`` per packet matching ``display_filter`` (probes
-        excluded)."""
-        self.stop()
+        """One tuple of ``fields`` per packet matching ``display_filter`` (the
+        start-up probes excluded)."""
         probe = "!(udp.port == %d)" % self.probe_port
         wanted = "(%s) && %s" % (display_filter, probe) if display_filter else probe
-        cmd = [self.binary, "-r", self.pcap_path] + list(options) + [
-            "-Y", wanted, "-T", "fields"]
+        args = list(options) + ["-Y", wanted, "-T", "fields"]
         for field in fields or ("frame.number",):
-            cmd += ["-e", field]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise AssertionError("tshark -r failed: %s" % done.stderr)
-        return [tuple(line.split("\t")) for line in done.stdout.splitlines() if line.strip()]
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+            args += ["-e", field]
+        return [tuple(line.split("\t")) for line in self.read(args).splitlines()
+                if line.strip()]
 
 
 def decrypted_sip(pcap_path, keylog_path, tls_port):
