@@ -13,6 +13,7 @@ import time
 from tools.peers.process import (LOCALHOST, PeerError, end_process, spawn, log_tail, wait_until,
                                   require_program)
 
+
 class LoopbackCapture:
     """tshark writing the loopback traffic a capture filter selects into a pcapng file.
 

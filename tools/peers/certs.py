@@ -9,6 +9,7 @@ import sys
 
 from tools.peers.process import TOOLS_DIR, PeerError
 
+
 class CertSet:
     """The files tools/certs writes, by name: certs.pem('proxy'), certs.key_der('phone')."""
 

@@ -20,6 +20,7 @@ from tools.peers.process import (CFG_TEMPLATE, MODULE_PACKAGES, PeerError,
                                   PeerMissing, end_process, spawn, wait_until, bound_ports,
                                   free_port, require_program)
 
+
 def kamailio_module_dir(binary):
     """Kamailio's module directory: its built-in default (`kamailio -h`), else a search."""
     out = subprocess.run([binary, "-h"], capture_output=True, text=True).stdout

@@ -12,6 +12,7 @@ from tools.peers.process import (LOCALHOST, SIPP_SCENARIOS, PeerError, PeerMissi
                                   spawn, log_tail, wait_until, bound_ports, free_port,
                                   free_port_pair, require_program)
 
+
 class Sipp:
     """One sipp run over UDP on 127.0.0.1: a UAS answering calls or a UAC placing them.
 
