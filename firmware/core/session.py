@@ -375,3 +375,9 @@ def _retry_after(response):
     if not digits.isdigit() or len(digits) > 6:
         return None
     return min(int(digits), 32)
+
+
+def is_sdp(message):
+    """True when the message's Content-Type is application/sdp (parameters aside)."""
+    kind = message.headers.get("Content-Type", "")
+    return kind.split(";")[0].strip().lower() == "application/sdp"

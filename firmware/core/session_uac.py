@@ -23,7 +23,7 @@ from firmware.core.headers import NameAddr, parse_name_addr
 from firmware.core.message import Request
 from firmware.core.sdp import SdpError
 from firmware.core.session import (ALLOW, CALLING, CANCELLING, CONFIRMED, EARLY,
-                                   TERMINATED, Session)
+                                   TERMINATED, Session, is_sdp)
 from firmware.core.uri import parse_uri
 
 
@@ -142,7 +142,7 @@ class OutgoingSession(Session):
             self.state = EARLY
         self._emit(UaEvent.PROGRESS, response.status, response.reason)
         if tag is not None and response.status > 100 and tag not in self.early_answers \
-                and _carries_sdp(response):
+                and response.body and is_sdp(response):
             try:
                 negotiated = self.media.receive_answer(response.body, early=True)
             except SdpError:
@@ -237,10 +237,3 @@ class OutgoingSession(Session):
             self._end_fork(response, now)
         else:
             Session.stray_2xx(self, response, now)
-
-
-def _carries_sdp(message):
-    if not message.body:
-        return False
-    kind = message.headers.get("Content-Type", "")
-    return kind.split(";")[0].strip().lower() == "application/sdp"

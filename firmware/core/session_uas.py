@@ -13,7 +13,7 @@ from the caller ends the INVITE with 487.
 from firmware.core.commands import UaEvent
 from firmware.core.dialog import Dialog
 from firmware.core.sdp import SdpError
-from firmware.core.session import ANSWERED, INCOMING, RINGING, Session
+from firmware.core.session import ANSWERED, INCOMING, RINGING, Session, is_sdp
 
 DEFAULT_REJECT = 486
 RING_REFRESH = 60.0     # 13.3.1.1: a non-100 provisional every minute while ringing
@@ -40,8 +40,7 @@ class IncomingSession(Session):
         stx = self.invite_stx
         request = self.request
         if request.body:
-            ctype = request.headers.get("Content-Type", "")
-            if ctype.split(";")[0].strip().lower() != "application/sdp":
+            if not is_sdp(request):
                 ua.respond(stx, 415, now, headers=[("Accept", "application/sdp")])
                 return False
             try:
