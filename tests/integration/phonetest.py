@@ -18,6 +18,7 @@ out a 5 s grace period here, and nothing is learned from it).
 
 import asyncio
 import json
+import math
 import os
 import re
 import signal
@@ -282,7 +283,43 @@ class PhoneThread(EventWaiter):
 
 # --- tools/phonesim as a subprocess -------------------------------------------------
 
-_EVENT_LINE = re.compile(r"^\d+\.\d{3} ([A-Z_]+)(?: (.*))?$")
+_EVENT_LINE = re.compile(r"^(\d+\.\d{3}) ([A-Z_]+)(?: (.*))?$")
+
+
+def run_phonesim(workdir, doc, script, *args, timeout=60):
+    """``tools/phonesim`` with one phone on the simulated board, run to its end:
+    (exit status, output, events). Each event is a Recorded whose time is the one
+    phonesim printed (seconds since it started); ``args`` add options such as
+    ``--mic tone:600``."""
+    workdir = os.fspath(workdir)
+    config = write_config(os.path.join(workdir, "phone.json"), doc)
+    script_path = os.path.join(workdir, "script.txt")
+    with open(script_path, "w") as f:
+        f.write(script)
+    done = subprocess.run(
+        [sys.executable, PHONESIM, "--config", config, "--script", script_path,
+         "--board", os.path.join(ROOT, "boards", "sim.json")] + [str(a) for a in args],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    events = []
+    for line in done.stdout.splitlines():
+        found = _EVENT_LINE.match(line)
+        if found:
+            events.append(Recorded(float(found.group(1)), found.group(2), found.group(3) or ""))
+    return done.returncode, done.stdout + done.stderr, events
+
+
+def named(events, name):
+    """The events called ``name``, in order."""
+    return [e for e in events if e.name == name]
+
+
+def goertzel(values, hz, rate=8000):
+    """Power of one frequency in ``values`` (Goertzel), per sample."""
+    coeff = 2.0 * math.cos(2.0 * math.pi * hz / rate)
+    s1 = s2 = 0.0
+    for x in values:
+        s1, s2 = x + coeff * s1 - s2, s1
+    return (s1 * s1 + s2 * s2 - coeff * s1 * s2) / max(len(values), 1)
 
 
 class PhoneSim(EventWaiter):
@@ -324,7 +361,7 @@ class PhoneSim(EventWaiter):
             self.lines.append(line)
             found = _EVENT_LINE.match(line)
             if found:
-                self.record(found.group(1), found.group(2) or "")
+                self.record(found.group(2), found.group(3) or "")
 
     def wait(self, timeout=60.0):
         """phonesim's exit status (0: every expectation of the script held)."""

@@ -18,19 +18,15 @@ which decodes RTP and telephone-events with its own dissectors.
   sequence-number space shared with the audio packets around it.
 """
 
-import os
 import re
-import subprocess
-import sys
 
-from phonetest import ROOT, DOMAIN, KamailioPool, Recorded, certs, phone_config, write_config
+from phonetest import DOMAIN, KamailioPool, certs, named, phone_config, run_phonesim
 
 from tools.peers import (RtpCapture, Sipp, free_port_pair, kamailio_module_dir,
                          require_program, sipp_pcap)
 
 __all__ = ["certs"]          # the session fixture, imported for pytest
 
-PHONESIM = os.path.join(ROOT, "tools", "phonesim")
 PLAYED = "159"                                       # answer_dtmf.xml plays these keys
 PCAPS = ["dtmf_2833_%s.pcap" % key for key in PLAYED]
 PCAP_EVENT_PT = 101          # the payload type of sipp's dtmf_2833_*.pcap captures
@@ -40,7 +36,6 @@ PRESSED = "19*#"
 # RFC 4733 3.2, written out here rather than taken from the firmware it judges
 EVENT_CODES = {key: code for code, key in enumerate("0123456789*#ABCD")}
 END_REPEATS = 3              # RFC 4733 2.5.1.4: the end packet goes out three times
-_EVENT_LINE = re.compile(r"^\d+\.\d{3} ([A-Z_]+)(?: (.*))?$")
 
 
 def require_peers():
@@ -53,32 +48,10 @@ def require_peers():
         sipp_pcap(name)
 
 
-def run_phonesim(workdir, doc, script, *args):
-    """tools/phonesim with one phone; (exit status, output, events as Recorded)."""
-    config = write_config(workdir / "phone.json", doc)
-    script_path = workdir / "script.txt"
-    script_path.write_text(script)
-    done = subprocess.run(
-        [sys.executable, PHONESIM, "--config", config, "--script", str(script_path),
-         "--board", os.path.join(ROOT, "boards", "sim.json")] + list(args),
-        cwd=ROOT, capture_output=True, text=True, timeout=40)
-    output = done.stdout + done.stderr
-    events = []
-    for line in done.stdout.splitlines():
-        found = _EVENT_LINE.match(line)
-        if found:
-            events.append(Recorded(0.0, found.group(1), found.group(2) or ""))
-    return done.returncode, output, events
-
-
 def finish(sipp, phonesim_code):
     """sipp's exit status: waited for when the phone's script went through (the call
     ended), else sipp is stopped at once rather than left to its timeout."""
     return sipp.wait(10) if phonesim_code == 0 else sipp.stop()
-
-
-def named(events, name):
-    return [e for e in events if e.name == name]
 
 
 def sdp_of(messages, first_line):

@@ -13,17 +13,13 @@ nothing to return), after the answer the microphone's 600 Hz coming back.
 """
 
 import math
-import os
 import struct
-import subprocess
-import sys
 import warnings
 
-from phonetest import ROOT, KamailioPool, certs, phone_config, write_config
-from test_media_echo import event_fields, goertzel, rtp_port_pair
+from phonetest import KamailioPool, certs, goertzel, named, phone_config, run_phonesim
 
 from firmware.hal.sim.audio import read_wav
-from tools.peers import Sipp
+from tools.peers import Sipp, free_port_pair
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -34,7 +30,6 @@ with warnings.catch_warnings():
 
 __all__ = ["certs"]          # the session fixture, imported for pytest
 
-PHONESIM = os.path.join(ROOT, "tools", "phonesim")
 RATE = 8000
 EARLY_TONE_HZ = 1000.0
 MIC_HZ = 600.0
@@ -94,36 +89,24 @@ def test_early_media_is_heard_before_the_answer_and_the_microphone_only_after(tm
             Sipp(tmp_path / "uas", "answer_early", service="sipp", keys={"pcap": pcap},
                  rtp_echo=True, timeout_s=30) as uas:
         kam = pool.start(remote_port=uas.port)
-        doc = phone_config(certs, kam, media={"rtp_port": rtp_port_pair()})
-        config = write_config(tmp_path / "phone.json", doc)
-        script = tmp_path / "script.txt"
-        script.write_text(SCRIPT)
-        done = subprocess.run(
-            [sys.executable, PHONESIM, "--config", config, "--script", str(script),
-             "--board", os.path.join(ROOT, "boards", "sim.json"),
-             "--mic", "tone:%d" % MIC_HZ, "--speaker", str(speaker)],
-            cwd=ROOT, capture_output=True, text=True, timeout=60)
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output + uas.report()
+        doc = phone_config(certs, kam, media={"rtp_port": free_port_pair(1)})
+        code, output, events = run_phonesim(tmp_path, doc, SCRIPT, "--mic", "tone:%d" % MIC_HZ,
+                                            "--speaker", speaker)
+    assert code == 0, output + uas.report()
     assert "PASS all expectations held" in output
 
-    lines = [line.split(None, 2) for line in output.splitlines()
-             if line[:1].isdigit() and len(line.split()) >= 2]
-    at = {}
-    for fields in lines:
-        at.setdefault(fields[1], (float(fields[0]), fields[2] if len(fields) > 2 else ""))
-    names = [fields[1] for fields in lines]
+    names = [e.name for e in events]
     assert names.index("ALERTING") < names.index("EARLYMEDIA") < names.index("CONNECTED"), names
-    assert at["RTP_START"][0] <= at["CONNECTED"][0], names
-    start = event_fields("t RTP_START " + at["RTP_START"][1])
-    assert start.get("early") == "yes" and start["codec"] == "PCMU", at["RTP_START"]
-    update = event_fields("t RTP_UPDATE " + at["RTP_UPDATE"][1])
-    assert "early" not in update and update["direction"] == "sendrecv", at["RTP_UPDATE"]
+    start, connected = named(events, "RTP_START")[0], named(events, "CONNECTED")[0]
+    assert start.time <= connected.time, names
+    assert start.field("early") == "yes" and start.field("codec") == "PCMU", start
+    update = named(events, "RTP_UPDATE")[0]
+    assert update.field("early") is None and update.field("direction") == "sendrecv", update
 
     rate, pcm = read_wav(str(speaker))
     assert rate == RATE
     heard = list(struct.unpack("<%dh" % (len(pcm) // 2), pcm))
-    answer = int((at["CONNECTED"][0] - at["RTP_START"][0]) * RATE)
+    answer = int((connected.time - start.time) * RATE)
     early = heard[int(0.3 * RATE):int(1.0 * RATE)]
     after = heard[answer + int(0.5 * RATE):len(heard) - int(0.2 * RATE)]
     early_hz, early_db = dominant(early)

@@ -17,21 +17,16 @@ printed; they are checked only for sanity, never against a timing goal.
 
 import math
 import operator
-import os
-import socket
 import struct
-import subprocess
-import sys
 
-from phonetest import ROOT, KamailioPool, certs, phone_config, write_config
+from phonetest import KamailioPool, certs, goertzel, named, phone_config, run_phonesim
 
 from firmware.core.resample import Resampler
 from firmware.hal.sim.audio import read_wav, write_wav
-from tools.peers import Sipp
+from tools.peers import Sipp, free_port_pair
 
 __all__ = ["certs"]          # the session fixture, imported for pytest
 
-PHONESIM = os.path.join(ROOT, "tools", "phonesim")
 MIC_RATE = 44100
 RATE = 8000                  # the speaker WAV (boards/sim.json's card rate)
 CYCLE_S = 1.0
@@ -83,14 +78,6 @@ def captured(samples):
 
 
 # --- measurements -------------------------------------------------------------------
-
-def goertzel(values, hz, rate=RATE):
-    coeff = 2.0 * math.cos(2.0 * math.pi * hz / rate)
-    s1 = s2 = 0.0
-    for x in values:
-        s1, s2 = x + coeff * s1 - s2, s1
-    return (s1 * s1 + s2 * s2 - coeff * s1 * s2) / max(len(values), 1)
-
 
 def db(ratio):
     return 10.0 * math.log10(max(ratio, 1e-12))
@@ -169,27 +156,6 @@ def analyse(speaker, mic):
 
 # --- the run -------------------------------------------------------------------------
 
-def rtp_port_pair():
-    """A UDP port p with p + 1 free too (RTP and RTCP)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port + 1 >= 65536:
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            try:
-                s.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise AssertionError("no free UDP port pair")
-
-
-def event_fields(line):
-    return dict(part.split("=", 1) for part in line.split()[2:] if "=" in part)
-
-
 def test_phone_hears_its_microphone_back_through_sipp_rtp_echo(tmp_path, certs):
     mic = tmp_path / "mic.wav"
     speaker = tmp_path / "speaker.wav"
@@ -199,27 +165,18 @@ def test_phone_hears_its_microphone_back_through_sipp_rtp_echo(tmp_path, certs):
     with KamailioPool(tmp_path, certs) as pool, \
             Sipp.uas(tmp_path / "uas", rtp_echo=True, timeout_s=30) as uas:
         kam = pool.start(remote_port=uas.port)
-        doc = phone_config(certs, kam, media={"rtp_port": rtp_port_pair()})
-        config = write_config(tmp_path / "phone.json", doc)
-        script = tmp_path / "script.txt"
-        script.write_text(SCRIPT)
-        done = subprocess.run(
-            [sys.executable, PHONESIM, "--config", config, "--script", str(script),
-             "--board", os.path.join(ROOT, "boards", "sim.json"),
-             "--mic", str(mic), "--speaker", str(speaker)],
-            cwd=ROOT, capture_output=True, text=True, timeout=60)
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output
+        doc = phone_config(certs, kam, media={"rtp_port": free_port_pair(1)})
+        code, output, events = run_phonesim(tmp_path, doc, SCRIPT, "--mic", mic,
+                                            "--speaker", speaker)
+    assert code == 0, output
     assert "PASS all expectations held" in output
 
-    starts = [line for line in output.splitlines() if " RTP_START " in line]
-    stops = [line for line in output.splitlines() if " RTP_STOP " in line]
+    starts, stops = named(events, "RTP_START"), named(events, "RTP_STOP")
     assert len(starts) == 1 and len(stops) == 1, output
-    start = event_fields(starts[0])
-    assert start["codec"] == "PCMU" and start["direction"] == "sendrecv", starts[0]
-    assert start["remote"] == "127.0.0.1:%d" % uas.media_port, starts[0]
-    stop = event_fields(stops[0])
-    sent, received = int(stop["sent"]), int(stop["received"])
+    start = starts[0]
+    assert start.field("codec") == "PCMU" and start.field("direction") == "sendrecv", start
+    assert start.field("remote") == "127.0.0.1:%d" % uas.media_port, start
+    sent, received = int(stops[0].field("sent")), int(stops[0].field("received"))
     # the card's clock: one 20 ms packet per period for the whole call
     assert 0.9 * CALL_S * 50 <= sent <= 1.1 * CALL_S * 50 + 5, stops[0]
     assert received >= 0.9 * sent, stops[0]

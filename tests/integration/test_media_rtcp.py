@@ -12,18 +12,13 @@ and the next ones 2.5 to 7.5 s apart (5 s times a random factor), and a
 last one ending with BYE when the call ends. Nothing may be malformed.
 """
 
-import os
-import subprocess
-import sys
 
-from phonetest import ROOT, KamailioPool, certs, phone_config, write_config
-from test_media_echo import event_fields, rtp_port_pair
+from phonetest import KamailioPool, certs, named, phone_config, run_phonesim
 
-from tools.peers import LoopbackCapture, Sipp
+from tools.peers import LoopbackCapture, Sipp, free_port_pair
 
 __all__ = ["certs"]          # the session fixture, imported for pytest
 
-PHONESIM = os.path.join(ROOT, "tools", "phonesim")
 CALL_S = 7.0
 SR, RR, SDES, BYE = 200, 201, 202, 203
 EXPERT_ERROR = 0x00800000    # tshark's expert severity "error"
@@ -61,22 +56,15 @@ def ints(text):
 
 
 def test_the_phone_sends_rfc3550_reports_and_a_bye_that_tshark_reads(tmp_path, certs):
-    rtp_port = rtp_port_pair()
+    rtp_port = free_port_pair(1)
     capture = LoopbackCapture(tmp_path / "tshark", "udp port %d or udp port %d"
                               % (rtp_port, rtp_port + 1), "media")
     with KamailioPool(tmp_path, certs) as pool, \
             Sipp.uas(tmp_path / "uas", rtp_echo=True, timeout_s=30) as uas, capture:
         kam = pool.start(remote_port=uas.port)
         doc = phone_config(certs, kam, media={"rtp_port": rtp_port})
-        config = write_config(tmp_path / "phone.json", doc)
-        script = tmp_path / "script.txt"
-        script.write_text(SCRIPT)
-        done = subprocess.run(
-            [sys.executable, PHONESIM, "--config", config, "--script", str(script),
-             "--board", os.path.join(ROOT, "boards", "sim.json"), "--mic", "tone:1000"],
-            cwd=ROOT, capture_output=True, text=True, timeout=60)
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output
+        code, output, events = run_phonesim(tmp_path, doc, SCRIPT, "--mic", "tone:1000")
+    assert code == 0, output
 
     packets = read_packets(capture, rtp_port)
     malformed = [p for p in packets if p["_ws.malformed"]
@@ -87,7 +75,7 @@ def test_the_phone_sends_rfc3550_reports_and_a_bye_that_tshark_reads(tmp_path, c
     ssrc = int(sent_rtp[0]["rtp.ssrc"], 0)
     assert {int(p["rtp.ssrc"], 0) for p in sent_rtp} == {ssrc}
     reports = [p for p in packets if p["udp.srcport"] == str(rtp_port + 1)]
-    stops = [line for line in output.splitlines() if " RTP_STOP " in line]
+    stops = named(events, "RTP_STOP")
     assert reports, output
     print("\nRTCP from the phone: %d compound packets at %s s; RTP sent %d"
           % (len(reports), ", ".join("%.2f" % float(p["frame.time_relative"]) for p in reports),
@@ -115,4 +103,4 @@ def test_the_phone_sends_rfc3550_reports_and_a_bye_that_tshark_reads(tmp_path, c
     assert 1.2 <= times[0] - first_rtp <= 3.8, (times, first_rtp)
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     assert all(2.4 <= gap <= 7.6 for gap in gaps), gaps
-    assert len(stops) == 1 and int(event_fields(stops[0])["sent"]) >= len(sent_rtp) - 1
+    assert len(stops) == 1 and int(stops[0].field("sent")) >= len(sent_rtp) - 1
