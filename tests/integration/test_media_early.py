@@ -16,7 +16,7 @@ import math
 import struct
 import warnings
 
-from phonetest import KamailioPool, certs, goertzel, named, phone_config, run_phonesim
+from phonetest import DOMAIN, KamailioPool, certs, goertzel, named, phone_config, run_phonesim
 
 from firmware.hal.sim.audio import read_wav
 from tools.peers import Sipp, free_port_pair
@@ -34,7 +34,7 @@ RATE = 8000
 EARLY_TONE_HZ = 1000.0
 MIC_HZ = 600.0
 EARLY_STREAM_S = 1.2         # the pcap's length; sipp answers 1.5 s after the 183
-BINS = (400.0, 600.0, 1000.0, 1400.0, 2000.0)
+BINS = (400.0, 425.0, 600.0, 1000.0, 1400.0, 2000.0)  # 425 Hz: the phone's own ringback
 
 SCRIPT = """wait REGISTERED 5
 call sip:sipp@remote.test
@@ -42,6 +42,20 @@ wait EARLYMEDIA 5
 wait CONNECTED 5
 sleep 1.5
 hangup
+wait RELEASECALL 5
+quit
+"""
+
+# the same call dialled on the handset: its own ringback must give way to the network's
+HANDSET_SCRIPT = """wait REGISTERED 5
+offhook
+press 2002#
+wait EARLYMEDIA 5
+wait tone none 2
+expect display Ringing
+wait CONNECTED 5
+sleep 1.0
+onhook
 wait RELEASECALL 5
 quit
 """
@@ -117,3 +131,28 @@ def test_early_media_is_heard_before_the_answer_and_the_microphone_only_after(tm
     assert 1.2 * RATE < answer < 2.5 * RATE, answer
     assert early_hz == EARLY_TONE_HZ and early_db > 30.0, (early_hz, early_db)
     assert after_hz == MIC_HZ and after_db > 30.0, (after_hz, after_db)
+
+
+def test_early_media_replaces_the_handsets_own_ringback(tmp_path, certs):
+    pcap = tmp_path / "early.pcap"
+    speaker = tmp_path / "speaker.wav"
+    write_rtp_pcap(str(pcap), EARLY_STREAM_S, EARLY_TONE_HZ)
+    with KamailioPool(tmp_path, certs) as pool, \
+            Sipp(tmp_path / "uas", "answer_early", service="sipp", keys={"pcap": pcap},
+                 rtp_echo=True, timeout_s=30) as uas:
+        # the handset dials numbers of its own domain: send those calls to sipp
+        kam = pool.start(remote_port=uas.port, remote_domain=DOMAIN)
+        doc = phone_config(certs, kam, media={"rtp_port": free_port_pair(1)})
+        code, output, events = run_phonesim(tmp_path, doc, HANDSET_SCRIPT, "--speaker",
+                                            speaker)
+    assert code == 0, output + uas.report()
+    assert "PASS all expectations held" in output
+    start, connected = named(events, "RTP_START")[0], named(events, "CONNECTED")[0]
+    assert start.field("early") == "yes", start
+    rate, pcm = read_wav(str(speaker))
+    heard = list(struct.unpack("<%dh" % (len(pcm) // 2), pcm))
+    early = heard[int(0.3 * RATE):int(1.0 * RATE)]
+    early_hz, early_db = dominant(early)
+    print("\nhandset: before the answer %g Hz by %.1f dB" % (early_hz, early_db))
+    assert early_hz == EARLY_TONE_HZ and early_db > 30.0, (early_hz, early_db)
+    assert (connected.time - start.time) > 1.2, (start, connected)
