@@ -31,11 +31,10 @@ import struct
 from firmware.core import g711
 from firmware.core.dtmf import DtmfReceiver, DtmfSender
 from firmware.core.jitter import JitterBuffer
-from firmware.core.rtp import (MIN_SEQUENTIAL, PLAIN_FIRST_OCTET, RTP_HEADER_SIZE, Bye,
-                               ReceiverReport, ReceptionStats, RtpError, SenderReport,
-                               decode_rtcp, decode_rtp, encode_bye,
-                               encode_receiver_report, encode_sdes, encode_sender_report,
-                               ntp_middle, ntp_timestamp)
+from firmware.core.rtcp import (MIN_SEQUENTIAL, Bye, ReceiverReport, ReceptionStats,
+                                SenderReport, decode_rtcp, encode_bye, encode_receiver_report,
+                                encode_sdes, encode_sender_report, ntp_middle, ntp_timestamp)
+from firmware.core.rtp import PLAIN_FIRST_OCTET, RTP_HEADER_SIZE, RtpError, decode_rtp
 
 CHANNEL_RTP = 0
 CHANNEL_RTCP = 1

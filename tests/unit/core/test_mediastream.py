@@ -5,9 +5,9 @@ import struct
 from firmware.core import g711
 from firmware.core.dtmf import DtmfDigit, decode_event
 from firmware.core.mediastream import CHANNEL_RTCP, CHANNEL_RTP, ByeReceived, MediaStream
-from firmware.core.rtp import (Bye, ReceiverReport, SenderReport, SourceDescription,
-                               decode_rtcp, decode_rtp, encode_rtp, encode_sender_report,
-                               ntp_middle, ntp_timestamp)
+from firmware.core.rtcp import (Bye, ReceiverReport, SenderReport, SourceDescription,
+                                decode_rtcp, encode_sender_report, ntp_middle, ntp_timestamp)
+from firmware.core.rtp import decode_rtp, encode_rtp
 from firmware.core.tones import ToneGenerator, tone
 
 PEER = ("192.0.2.7", 40000)
