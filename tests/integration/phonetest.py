@@ -308,6 +308,12 @@ def run_phonesim(workdir, doc, script, *args, timeout=60):
     return done.returncode, done.stdout + done.stderr, events
 
 
+def sipp_call_script(seconds):
+    """A phonesim script: register, call sipp (remote.test), talk ``seconds``, hang up."""
+    return ("wait REGISTERED 5\ncall sip:sipp@remote.test\nwait CONNECTED 5\nsleep %g\n"
+            "hangup\nwait RELEASECALL 5\nquit\n" % seconds)
+
+
 def named(events, name):
     """The events called ``name``, in order."""
     return [e for e in events if e.name == name]

@@ -134,6 +134,14 @@ def fit(samples, hz, rate):
     return math.hypot(a, b), math.sqrt(residual / n)
 
 
+def assert_clean_tone(samples, rate, residual_share):
+    """``samples`` are the 1 kHz test tone at its level (within 1 dB), with an rms
+    residual below ``residual_share`` of the amplitude."""
+    amplitude, residual = fit(samples, 1000, rate)
+    assert abs(20 * math.log10(amplitude / AMPLITUDE)) < 1.0, amplitude
+    assert residual < residual_share * amplitude, (residual, amplitude)
+
+
 def read_frames(device, count):
     """``count`` captured periods, polling as the runtime does (bounded)."""
     frames = []
@@ -182,17 +190,13 @@ def test_playback_at_the_card_rate_after_resampling(card, rate):
     assert played[PREFILL * 2 * rate // 50:] == b"".join(sent)
     # what reached the card is a 1 kHz tone at the card's rate ...
     samples = unpack(played)[(PREFILL + 5) * rate // 50:]
-    amplitude, residual = fit(samples[:rate // 2], 1000, rate)
-    assert abs(20 * math.log10(amplitude / AMPLITUDE)) < 1.0
-    assert residual < 0.04 * amplitude
+    assert_clean_tone(samples[:rate // 2], rate, 0.04)
     # ... and converts back to the voice that was sent
     down = Resampler(rate, 8000)
     back = []
     for k in range(50):
         back.extend(unpack(down.process(sent[k])))
-    amplitude, residual = fit(back[800:], 1000, 8000)
-    assert abs(20 * math.log10(amplitude / AMPLITUDE)) < 1.0
-    assert residual < 0.01 * amplitude
+    assert_clean_tone(back[800:], 8000, 0.01)
 
 
 # -- capture ------------------------------------------------------------------
@@ -221,9 +225,7 @@ def test_capture_at_the_card_rate_resampled_to_8k(card, rate):
         assert len(frame) == 2 * rate // 50
         voice.extend(unpack(down.process(frame)))
     device.close()
-    amplitude, residual = fit(voice[800:], 1000, 8000)
-    assert abs(20 * math.log10(amplitude / AMPLITUDE)) < 1.0
-    assert residual < 0.01 * amplitude
+    assert_clean_tone(voice[800:], 8000, 0.01)
 
 
 def test_a_pause_loses_nothing_on_a_clockless_device(card):

@@ -94,21 +94,28 @@ def dominant(values):
     return powers[0][1], 10 * math.log10(powers[0][0] / max(powers[1][0], 1e-9))
 
 
-def test_early_media_is_heard_before_the_answer_and_the_microphone_only_after(tmp_path, certs):
+def early_media_call(tmp_path, certs, script, *phonesim_args, **kamailio_options):
+    """The phone runs ``script`` against sipp's early media (answer_early.xml) and
+    records its speaker; (events, speaker samples at RATE)."""
     pcap = tmp_path / "early.pcap"
     speaker = tmp_path / "speaker.wav"
     write_rtp_pcap(str(pcap), EARLY_STREAM_S, EARLY_TONE_HZ)
-
     with KamailioPool(tmp_path, certs) as pool, \
             Sipp(tmp_path / "uas", "answer_early", service="sipp", keys={"pcap": pcap},
                  rtp_echo=True, timeout_s=30) as uas:
-        kam = pool.start(remote_port=uas.port)
+        kam = pool.start(remote_port=uas.port, **kamailio_options)
         doc = phone_config(certs, kam, media={"rtp_port": free_port_pair(1)})
-        code, output, events = run_phonesim(tmp_path, doc, SCRIPT, "--mic", "tone:%d" % MIC_HZ,
-                                            "--speaker", speaker)
+        code, output, events = run_phonesim(tmp_path, doc, script, "--speaker", speaker,
+                                            *phonesim_args)
     assert code == 0, output + uas.report()
     assert "PASS all expectations held" in output
+    rate, pcm = read_wav(str(speaker))
+    assert rate == RATE
+    return events, list(struct.unpack("<%dh" % (len(pcm) // 2), pcm))
 
+
+def test_early_media_is_heard_before_the_answer_and_the_microphone_only_after(tmp_path, certs):
+    events, heard = early_media_call(tmp_path, certs, SCRIPT, "--mic", "tone:%d" % MIC_HZ)
     names = [e.name for e in events]
     assert names.index("ALERTING") < names.index("EARLYMEDIA") < names.index("CONNECTED"), names
     start, connected = named(events, "RTP_START")[0], named(events, "CONNECTED")[0]
@@ -117,9 +124,6 @@ def test_early_media_is_heard_before_the_answer_and_the_microphone_only_after(tm
     update = named(events, "RTP_UPDATE")[0]
     assert update.field("early") is None and update.field("direction") == "sendrecv", update
 
-    rate, pcm = read_wav(str(speaker))
-    assert rate == RATE
-    heard = list(struct.unpack("<%dh" % (len(pcm) // 2), pcm))
     answer = int((connected.time - start.time) * RATE)
     early = heard[int(0.3 * RATE):int(1.0 * RATE)]
     after = heard[answer + int(0.5 * RATE):len(heard) - int(0.2 * RATE)]
@@ -134,25 +138,11 @@ def test_early_media_is_heard_before_the_answer_and_the_microphone_only_after(tm
 
 
 def test_early_media_replaces_the_handsets_own_ringback(tmp_path, certs):
-    pcap = tmp_path / "early.pcap"
-    speaker = tmp_path / "speaker.wav"
-    write_rtp_pcap(str(pcap), EARLY_STREAM_S, EARLY_TONE_HZ)
-    with KamailioPool(tmp_path, certs) as pool, \
-            Sipp(tmp_path / "uas", "answer_early", service="sipp", keys={"pcap": pcap},
-                 rtp_echo=True, timeout_s=30) as uas:
-        # the handset dials numbers of its own domain: send those calls to sipp
-        kam = pool.start(remote_port=uas.port, remote_domain=DOMAIN)
-        doc = phone_config(certs, kam, media={"rtp_port": free_port_pair(1)})
-        code, output, events = run_phonesim(tmp_path, doc, HANDSET_SCRIPT, "--speaker",
-                                            speaker)
-    assert code == 0, output + uas.report()
-    assert "PASS all expectations held" in output
+    # the handset dials numbers of its own domain: Kamailio sends those calls to sipp
+    events, heard = early_media_call(tmp_path, certs, HANDSET_SCRIPT, remote_domain=DOMAIN)
     start, connected = named(events, "RTP_START")[0], named(events, "CONNECTED")[0]
     assert start.field("early") == "yes", start
-    rate, pcm = read_wav(str(speaker))
-    heard = list(struct.unpack("<%dh" % (len(pcm) // 2), pcm))
-    early = heard[int(0.3 * RATE):int(1.0 * RATE)]
-    early_hz, early_db = dominant(early)
+    early_hz, early_db = dominant(heard[int(0.3 * RATE):int(1.0 * RATE)])
     print("\nhandset: before the answer %g Hz by %.1f dB" % (early_hz, early_db))
     assert early_hz == EARLY_TONE_HZ and early_db > 30.0, (early_hz, early_db)
     assert (connected.time - start.time) > 1.2, (start, connected)

@@ -19,7 +19,8 @@ import math
 import operator
 import struct
 
-from phonetest import KamailioPool, certs, goertzel, named, phone_config, run_phonesim
+from phonetest import (KamailioPool, certs, goertzel, named, phone_config, run_phonesim,
+                       sipp_call_script)
 
 from firmware.core.resample import Resampler
 from firmware.hal.sim.audio import read_wav, write_wav
@@ -37,14 +38,7 @@ CALL_S = 4.0
 OTHER_BINS = (400.0, 700.0, 1300.0, 1600.0, 2000.0, 2600.0, 3200.0)
 MAX_LAG_S = 0.5
 
-SCRIPT = """wait REGISTERED 5
-call sip:sipp@remote.test
-wait CONNECTED 5
-sleep %g
-hangup
-wait RELEASECALL 5
-quit
-""" % CALL_S
+SCRIPT = sipp_call_script(CALL_S)
 
 
 # --- the signal ---------------------------------------------------------------------

@@ -13,7 +13,8 @@ last one ending with BYE when the call ends. Nothing may be malformed.
 """
 
 
-from phonetest import KamailioPool, certs, named, phone_config, run_phonesim
+from phonetest import (KamailioPool, certs, named, phone_config, run_phonesim,
+                       sipp_call_script)
 
 from tools.peers import LoopbackCapture, Sipp, free_port_pair
 
@@ -22,14 +23,7 @@ __all__ = ["certs"]          # the session fixture, imported for pytest
 CALL_S = 7.0
 SR, RR, SDES, BYE = 200, 201, 202, 203
 EXPERT_ERROR = 0x00800000    # tshark's expert severity "error"
-SCRIPT = """wait REGISTERED 5
-call sip:sipp@remote.test
-wait CONNECTED 5
-sleep %g
-hangup
-wait RELEASECALL 5
-quit
-""" % CALL_S
+SCRIPT = sipp_call_script(CALL_S)
 FIELDS = ("frame.number", "frame.time_relative", "udp.srcport", "udp.dstport", "rtp.ssrc",
           "rtcp.pt", "rtcp.senderssrc", "rtcp.sender.packetcount", "rtcp.ssrc.identifier",
           "rtcp.ssrc.cum_nr", "rtcp.sdes.type", "rtcp.sdes.text", "_ws.malformed",

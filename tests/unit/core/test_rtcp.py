@@ -7,15 +7,8 @@ from firmware.core.rtcp import (
     ReportBlock, SenderReport, SourceDescription, decode_rtcp, encode_bye,
     encode_receiver_report, encode_sdes, encode_sender_report, is_rtcp, ntp_middle,
     ntp_timestamp)
-from firmware.core.rtp import RtpError, encode_rtp
-
-
-def _raises(function, *args):
-    try:
-        function(*args)
-    except RtpError:
-        return True
-    return False
+from firmware.core.rtp import encode_rtp
+from test_rtp import _raises
 
 
 def test_rtcp_demultiplexing():
